@@ -1,0 +1,2 @@
+// Public surface of @cepheus/redis. Nothing outside this library imports its other files.
+export {};

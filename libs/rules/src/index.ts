@@ -1,0 +1,2 @@
+// Public surface of @cepheus/rules. Nothing outside this library imports its other files.
+export {};
