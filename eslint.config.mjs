@@ -1,3 +1,4 @@
+import globals from 'globals';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -23,8 +24,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['kafkajs', 'ioredis', 'bullmq', '@nestjs/*'], message: 'Kafka, Redis and NestJS live in adapters and apps.' },
-            { group: ['**/libs/*/src/**', '../../*/src/**'], message: "Import another library by its alias (@cepheus/...)." },
+            {
+              group: ['kafkajs', 'ioredis', 'bullmq', '@nestjs/*'],
+              message: 'Kafka, Redis and NestJS live in adapters and apps.',
+            },
+            {
+              group: ['**/libs/*/src/**', '../../*/src/**'],
+              message: 'Import another library by its alias (@cepheus/...).',
+            },
           ],
         },
       ],
@@ -32,6 +39,7 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    languageOptions: { globals: { ...globals.node } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

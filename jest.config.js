@@ -5,7 +5,7 @@ const { compilerOptions } = require('./tsconfig.json');
 
 const transform = {
   // isolatedModules: transpile only; `npm run typecheck` does the type checking once for the whole tree.
-  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
+  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }],
 };
 const moduleNameMapper = pathsToModuleNameMapper(compilerOptions.paths, { prefix: '<rootDir>/' });
 
