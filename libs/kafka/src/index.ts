@@ -1,2 +1,20 @@
-// Public surface of @cepheus/kafka. Nothing outside this library imports its other files.
-export {};
+// Public surface of @cepheus/kafka: Kafka adapters (kafkajs). Nothing outside this library imports its other files.
+export { DEFAULT_TOPIC_NAMES, ensureTopics, topicConfigs } from './topics/topic-config';
+export type { CepheusTopicNames, EnsureTopicsOptions } from './topics/topic-config';
+export { EventDecoder } from './codec/event-decoder';
+export type {
+  DecodedEvent,
+  DecodeFailureReason,
+  DecodeResult,
+  EventDecoderOptions,
+  RawMessage,
+} from './codec/event-decoder';
+export { RulesTopicReader } from './source/rules-topic-reader';
+export type { RuleRecord, RulesTopicReaderOptions } from './source/rules-topic-reader';
+export { AlertTransactionWriter } from './sink/alert-transaction-writer';
+export type {
+  AlertTransactionWriterOptions,
+  CommittedPositions,
+  DeliveryGuarantee,
+  OutputRecord,
+} from './sink/alert-transaction-writer';

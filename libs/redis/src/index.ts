@@ -1,2 +1,2 @@
-// Public surface of @cepheus/redis. Nothing outside this library imports its other files.
-export {};
+// Public surface of @cepheus/redis: the Redis adapters of the runtime. Nothing outside this library imports its other files.
+export { RedisCheckpointStorage, type RedisCheckpointStorageOptions } from './checkpoint/redis-checkpoint-storage';

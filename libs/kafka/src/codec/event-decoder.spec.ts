@@ -1,0 +1,59 @@
+import { EventDecoder, type RawMessage } from './event-decoder';
+
+function message(value: string | Buffer | null, key: string | null = 'k1'): RawMessage {
+  return {
+    topic: 'events',
+    partition: 2,
+    offset: '17',
+    key: key === null ? null : Buffer.from(key),
+    value: value === null ? null : Buffer.isBuffer(value) ? value : Buffer.from(value),
+  };
+}
+
+describe('EventDecoder', () => {
+  const decoder = new EventDecoder({ maxBytes: 200 });
+
+  it('reads a well-formed event, with its id, key and event time', () => {
+    const result = decoder.decode(message(JSON.stringify({ id: 'e1', timestamp: 1000, colour: 'red' })));
+    expect(result).toEqual({
+      ok: true,
+      event: {
+        id: 'e1',
+        key: 'k1',
+        timestamp: 1000,
+        payload: { id: 'e1', timestamp: 1000, colour: 'red' },
+        partition: 2,
+        offset: '17',
+      },
+    });
+  });
+
+  it('accepts ISO timestamps, takes the key from the event, and derives an id from the position', () => {
+    const result = decoder.decode(message(JSON.stringify({ key: 'card-9', timestamp: '2026-01-01T00:00:00Z' }), null));
+    expect(result.ok && result.event).toMatchObject({
+      key: 'card-9',
+      timestamp: Date.UTC(2026, 0, 1),
+      id: 'events/2/17',
+    });
+  });
+
+  it.each([
+    ['not json', 'NOT_JSON'],
+    ['[1,2]', 'NOT_AN_OBJECT'],
+    ['null', 'NOT_AN_OBJECT'],
+    [JSON.stringify({ timestamp: 'yesterday' }), 'MISSING_TIMESTAMP'],
+    [JSON.stringify({ timestamp: -5 }), 'MISSING_TIMESTAMP'],
+    [JSON.stringify({ colour: 'red' }), 'MISSING_TIMESTAMP'],
+    [JSON.stringify({ pad: 'x'.repeat(300), timestamp: 1 }), 'TOO_LARGE'],
+  ])('refuses %s with %s', (value, reason) => {
+    const result = decoder.decode(message(value));
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.reason).toBe(reason);
+    expect(!result.ok && result.message.length).toBeGreaterThan(5);
+  });
+
+  it('refuses an event with no key anywhere', () => {
+    const result = decoder.decode(message(JSON.stringify({ timestamp: 5 }), null));
+    expect(!result.ok && result.reason).toBe('MISSING_KEY');
+  });
+});

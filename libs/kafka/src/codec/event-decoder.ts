@@ -1,0 +1,101 @@
+/** Why an event could not be read. Each reason has its own DLQ counter. */
+export type DecodeFailureReason = 'NOT_JSON' | 'NOT_AN_OBJECT' | 'MISSING_KEY' | 'MISSING_TIMESTAMP' | 'TOO_LARGE';
+
+/** An event read off the events topic, with where it came from. */
+export interface DecodedEvent {
+  /** Stable id: the event's own id field, else `topic/partition/offset`, so alert ids stay deterministic. */
+  id: string;
+  key: string;
+  /** Event time, milliseconds since the epoch. */
+  timestamp: number;
+  payload: Record<string, unknown>;
+  partition: number;
+  offset: string;
+}
+
+export type DecodeResult =
+  { ok: true; event: DecodedEvent } | { ok: false; reason: DecodeFailureReason; message: string };
+
+export interface EventDecoderOptions {
+  /** Field holding event time (epoch ms number or ISO-8601 string). @defaultValue `timestamp` */
+  timestampField?: string;
+  /** Field holding the event id. @defaultValue `id` */
+  idField?: string;
+  /** Field used as the key when the Kafka message has none. @defaultValue `key` */
+  keyField?: string;
+  /** Largest accepted message value in bytes. @defaultValue 1 MiB */
+  maxBytes?: number;
+}
+
+export interface RawMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/** Turns Kafka messages into events, or says exactly why not (the reason goes to the DLQ). */
+export class EventDecoder {
+  private readonly timestampField: string;
+  private readonly idField: string;
+  private readonly keyField: string;
+  private readonly maxBytes: number;
+
+  constructor(options: EventDecoderOptions = {}) {
+    this.timestampField = options.timestampField ?? 'timestamp';
+    this.idField = options.idField ?? 'id';
+    this.keyField = options.keyField ?? 'key';
+    this.maxBytes = options.maxBytes ?? 1024 * 1024;
+  }
+
+  decode(message: RawMessage): DecodeResult {
+    const bytes = message.value?.length ?? 0;
+    if (bytes > this.maxBytes) {
+      return { ok: false, reason: 'TOO_LARGE', message: `value is ${bytes} bytes; the limit is ${this.maxBytes}` };
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message.value?.toString('utf8') ?? '');
+    } catch (error) {
+      return { ok: false, reason: 'NOT_JSON', message: `value is not JSON: ${(error as Error).message}` };
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return { ok: false, reason: 'NOT_AN_OBJECT', message: 'value must be a JSON object' };
+    }
+    const payload = parsed as Record<string, unknown>;
+    const key = message.key?.toString('utf8') || stringField(payload[this.keyField]);
+    if (!key) {
+      return {
+        ok: false,
+        reason: 'MISSING_KEY',
+        message: `the message has no key and the event no "${this.keyField}" field`,
+      };
+    }
+    const timestamp = toEpochMillis(payload[this.timestampField]);
+    if (timestamp === undefined) {
+      return {
+        ok: false,
+        reason: 'MISSING_TIMESTAMP',
+        message: `field "${this.timestampField}" must be epoch milliseconds or an ISO-8601 date`,
+      };
+    }
+    const id = stringField(payload[this.idField]) ?? `${message.topic}/${message.partition}/${message.offset}`;
+    return { ok: true, event: { id, key, timestamp, payload, partition: message.partition, offset: message.offset } };
+  }
+}
+
+function stringField(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+function toEpochMillis(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value === 'string' && value.length > 0) {
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? undefined : parsed;
+  }
+  return undefined;
+}
