@@ -1,0 +1,84 @@
+import { hostname } from 'node:os';
+import Ajv from 'ajv';
+
+/** The engine's configuration, read from the environment (see docs/configuration.md). */
+export interface EngineConfig {
+  /** Comma-separated Kafka bootstrap servers. */
+  KAFKA_BROKERS: string;
+  /** @defaultValue redis://127.0.0.1:6379 */
+  REDIS_URL: string;
+  /** Consumer group, checkpoint and transactional-id namespace. @defaultValue cepheus */
+  CEPHEUS_JOB_ID: string;
+  /** Stable per instance across restarts; distinct between instances. @defaultValue host name */
+  CEPHEUS_INSTANCE_ID: string;
+  /** @defaultValue exactly-once */
+  CEPHEUS_GUARANTEE: 'exactly-once' | 'at-least-once';
+  /** @defaultValue 1000 */
+  CEPHEUS_CHECKPOINT_INTERVAL_MS: number;
+  /** @defaultValue 0 */
+  CEPHEUS_OUT_OF_ORDERNESS_MS: number;
+  /** @defaultValue 2 */
+  CEPHEUS_RETAINED_CHECKPOINTS: number;
+  CEPHEUS_EVENTS_TOPIC: string;
+  CEPHEUS_RULES_TOPIC: string;
+  CEPHEUS_ALERTS_TOPIC: string;
+  CEPHEUS_RULES_STATUS_TOPIC: string;
+  CEPHEUS_DLQ_TOPIC: string;
+  /** Create missing topics at start. @defaultValue true */
+  CEPHEUS_CREATE_TOPICS: boolean;
+  /** Partitions of created events/alerts topics. @defaultValue 4 */
+  CEPHEUS_EVENT_PARTITIONS: number;
+  /** Largest accepted event in bytes. @defaultValue 1048576 */
+  CEPHEUS_MAX_EVENT_BYTES: number;
+  /** Port of /health and /metrics; 0 picks a free one. @defaultValue 9464 */
+  CEPHEUS_HTTP_PORT: number;
+  /** @defaultValue info */
+  CEPHEUS_LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const schema = {
+  type: 'object',
+  properties: {
+    KAFKA_BROKERS: { type: 'string', pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' },
+    REDIS_URL: { type: 'string', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' },
+    CEPHEUS_JOB_ID: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'cepheus' },
+    CEPHEUS_INSTANCE_ID: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', default: hostname().replace(/[^A-Za-z0-9._-]/g, '-') },
+    CEPHEUS_GUARANTEE: { enum: ['exactly-once', 'at-least-once'], default: 'exactly-once' },
+    CEPHEUS_CHECKPOINT_INTERVAL_MS: { type: 'integer', minimum: 50, maximum: 600000, default: 1000 },
+    CEPHEUS_OUT_OF_ORDERNESS_MS: { type: 'integer', minimum: 0, default: 0 },
+    CEPHEUS_RETAINED_CHECKPOINTS: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
+    CEPHEUS_EVENTS_TOPIC: { type: 'string', minLength: 1, default: 'events' },
+    CEPHEUS_RULES_TOPIC: { type: 'string', minLength: 1, default: 'rules' },
+    CEPHEUS_ALERTS_TOPIC: { type: 'string', minLength: 1, default: 'alerts' },
+    CEPHEUS_RULES_STATUS_TOPIC: { type: 'string', minLength: 1, default: 'rules-status' },
+    CEPHEUS_DLQ_TOPIC: { type: 'string', minLength: 1, default: 'events-dlq' },
+    CEPHEUS_CREATE_TOPICS: { type: 'boolean', default: true },
+    CEPHEUS_EVENT_PARTITIONS: { type: 'integer', minimum: 1, maximum: 1000, default: 4 },
+    CEPHEUS_MAX_EVENT_BYTES: { type: 'integer', minimum: 64, default: 1048576 },
+    CEPHEUS_HTTP_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
+    CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+  },
+  required: ['KAFKA_BROKERS'],
+} as const;
+
+const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
+const validate = ajv.compile(schema);
+
+/**
+ * Reads and checks the environment once at start-up; a wrong value stops the engine with a message naming the
+ * variable, what it holds and what it must be.
+ */
+export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
+  const known = Object.keys(schema.properties);
+  const candidate: Record<string, unknown> = {};
+  for (const name of known) if (env[name] !== undefined && env[name] !== '') candidate[name] = env[name];
+  if (!validate(candidate)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      const name = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? '');
+      const value = name in candidate ? ` (got ${JSON.stringify(env[name])})` : '';
+      return `  ${name}${value}: ${e.message}`;
+    });
+    throw new Error(`invalid engine configuration:\n${problems.join('\n')}`);
+  }
+  return candidate as unknown as EngineConfig;
+}

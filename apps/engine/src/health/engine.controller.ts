@@ -1,0 +1,35 @@
+import { Controller, Get, Header, HttpException, HttpStatus } from '@nestjs/common';
+import { EngineJobService } from '../job/engine-job.service';
+import { EngineMetrics } from '../metrics/engine-metrics';
+
+/** Liveness, the instance's state (for the API's instances view) and Prometheus metrics. */
+@Controller()
+export class EngineController {
+  private readonly metrics: EngineMetrics;
+
+  constructor(private readonly jobs: EngineJobService) {
+    this.metrics = new EngineMetrics(() => {
+      const job = this.jobs.stats();
+      if (!job) throw new Error('the job has not started');
+      return { job, ruleMatches: this.jobs.processor.matchCounts(), partialMatches: this.jobs.processor.openStateCount() };
+    });
+  }
+
+  @Get('health')
+  health(): { status: string; detail?: string } {
+    const health = this.jobs.health();
+    if (health.status !== 'up') throw new HttpException(health, HttpStatus.SERVICE_UNAVAILABLE);
+    return health;
+  }
+
+  @Get('instance')
+  instance(): Record<string, unknown> {
+    return { ...this.jobs.stats(), rules: this.jobs.processor.describeRules() };
+  }
+
+  @Get('metrics')
+  @Header('Content-Type', 'text/plain; version=0.0.4')
+  async prometheus(): Promise<string> {
+    return this.metrics.render();
+  }
+}

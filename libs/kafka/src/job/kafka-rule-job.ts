@@ -1,0 +1,525 @@
+import type { CheckpointStorage } from '@cepheus/runtime';
+import { CHECKPOINT_FORMAT_VERSION } from '@cepheus/runtime';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { EventDecoder, type DecodedEvent, type DecodeFailureReason, type EventDecoderOptions } from '../codec/event-decoder';
+import {
+  AlertTransactionWriter,
+  type DeliveryGuarantee,
+  type OutputRecord,
+} from '../sink/alert-transaction-writer';
+import { RulesTopicReader, type RuleRecord } from '../source/rules-topic-reader';
+import { DEFAULT_TOPIC_NAMES, ensureTopics, type CepheusTopicNames } from '../topics/topic-config';
+import type { EmittedAlert, PartitionProcessor, RuleStatusReport } from './partition-processor';
+
+/** The few logging calls the job makes; pino's logger fits. */
+export interface JobLogger {
+  info(object: Record<string, unknown>, message: string): void;
+  warn(object: Record<string, unknown>, message: string): void;
+  error(object: Record<string, unknown>, message: string): void;
+}
+
+export interface KafkaRuleJobOptions<S> {
+  kafka: Kafka;
+  /** Names the consumer group, the checkpoints and the transactional ids. `[A-Za-z0-9._-]+`. */
+  jobId: string;
+  /** Stable across restarts of one engine instance (fences its zombie); distinct between instances. */
+  instanceId: string;
+  processor: PartitionProcessor<S>;
+  storage: CheckpointStorage;
+  topics?: Partial<CepheusTopicNames>;
+  /** @defaultValue `exactly-once` */
+  guarantee?: DeliveryGuarantee;
+  /** How often output and state are committed. @defaultValue 1000 ms */
+  checkpointIntervalMs?: number;
+  /** Event-time disorder tolerated per partition before an event counts as late. @defaultValue 0 */
+  outOfOrdernessMs?: number;
+  /** Snapshots kept per partition besides the one Kafka's committed offset points at. @defaultValue 2 */
+  retainedCheckpoints?: number;
+  /** Create missing topics at start. @defaultValue true */
+  createTopics?: boolean;
+  /** Partitions for created events/alerts topics. @defaultValue 4 */
+  eventPartitions?: number;
+  decoder?: EventDecoderOptions;
+  logger?: JobLogger;
+}
+
+/** Counters the engine exposes as metrics. */
+export interface KafkaRuleJobStats {
+  eventsIn: number;
+  alertsOut: number;
+  dlq: Record<DecodeFailureReason | 'LATE_EVENT', number>;
+  checkpoints: number;
+  checkpointFailures: number;
+  lastCheckpointMs: number;
+  lastCheckpointBytes: number;
+  restores: number;
+  restoredWithoutSnapshot: number;
+  ownedPartitions: number[];
+  rulesApplied: number;
+  rulesRejected: number;
+  broadcastDigest: string;
+  lagByPartition: Record<number, number>;
+}
+
+interface PartitionRun<S> {
+  partition: number;
+  state: S;
+  /** Offset of the next message this run expects; what a checkpoint commits. */
+  nextOffset: bigint;
+  dirty: boolean;
+  watermark: number;
+  maxTimestamp: number;
+  /** Events held until the watermark passes them, so the processor sees event-time order. */
+  buffer: DecodedEvent[];
+  output: OutputRecord[];
+}
+
+interface PartitionSnapshot {
+  v: 1;
+  offset: string;
+  watermark: number;
+  maxTimestamp: number;
+  buffer: DecodedEvent[];
+  state: string;
+}
+
+const NO_WATERMARK = Number.MIN_SAFE_INTEGER;
+
+/**
+ * Runs the rule job on Kafka: every instance reads the whole rules topic into broadcast state, the instances of one
+ * consumer group share the events partitions, and each partition's keyed state is checkpointed with its offset.
+ *
+ * The exactly-once protocol (docs/kafka.md):
+ * 1. For each partition that moved, the state is written to the checkpoint storage under the offset it corresponds to
+ *    (the next offset to read). This is "pending": nothing says yet that it is the truth.
+ * 2. One Kafka transaction writes the checkpoint's alerts and DLQ records and commits the offsets (sendOffsets).
+ * 3. Older snapshots are removed, keeping a few.
+ * On restore (start, rebalance, failure) Kafka's committed offset for a partition decides: the snapshot stored under
+ * that offset is the truth, because its transaction committed; a later pending one belongs to an aborted transaction
+ * and is ignored. Output is only ever written inside the transaction that moves the offsets, so none is lost or
+ * repeated.
+ */
+export class KafkaRuleJob<S> {
+  private readonly topics: CepheusTopicNames;
+  private readonly groupId: string;
+  private readonly guarantee: DeliveryGuarantee;
+  private readonly checkpointIntervalMs: number;
+  private readonly outOfOrdernessMs: number;
+  private readonly retained: number;
+  private readonly decoder: EventDecoder;
+  private readonly runs = new Map<number, PartitionRun<S>>();
+  private readonly log: JobLogger;
+  private readonly rulesReader: RulesTopicReader;
+  private consumer: Consumer | undefined;
+  private writer: AlertTransactionWriter | undefined;
+  private statusProducer: Producer | undefined;
+  private admin: Admin | undefined;
+  private assigned = new Set<number>();
+  private rebalancing = false;
+  private lock: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private lastCheckpointAt = Date.now();
+  private running = false;
+  private failureBackoffMs = 0;
+  private readonly counters: KafkaRuleJobStats;
+
+  constructor(private readonly options: KafkaRuleJobOptions<S>) {
+    this.topics = { ...DEFAULT_TOPIC_NAMES, ...options.topics };
+    this.groupId = `cepheus-${options.jobId}`;
+    this.guarantee = options.guarantee ?? 'exactly-once';
+    this.checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
+    this.outOfOrdernessMs = options.outOfOrdernessMs ?? 0;
+    this.retained = options.retainedCheckpoints ?? 2;
+    this.decoder = new EventDecoder(options.decoder);
+    this.log = options.logger ?? silentLogger;
+    this.rulesReader = new RulesTopicReader(options.kafka, {
+      topic: this.topics.rules,
+      clientName: `cepheus-rules-${options.instanceId}`,
+    });
+    this.counters = {
+      eventsIn: 0,
+      alertsOut: 0,
+      dlq: { NOT_JSON: 0, NOT_AN_OBJECT: 0, MISSING_KEY: 0, MISSING_TIMESTAMP: 0, TOO_LARGE: 0, LATE_EVENT: 0 },
+      checkpoints: 0,
+      checkpointFailures: 0,
+      lastCheckpointMs: 0,
+      lastCheckpointBytes: 0,
+      restores: 0,
+      restoredWithoutSnapshot: 0,
+      ownedPartitions: [],
+      rulesApplied: 0,
+      rulesRejected: 0,
+      broadcastDigest: options.processor.broadcastDigest(),
+      lagByPartition: {},
+    };
+  }
+
+  /** Starts reading rules, waits until the existing ones are applied, then joins the events consumer group. */
+  async start(): Promise<void> {
+    const { kafka } = this.options;
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    if (this.options.createTopics ?? true) {
+      const created = await ensureTopics(this.admin, { names: this.topics, eventPartitions: this.options.eventPartitions });
+      if (created.length > 0) this.log.info({ created }, 'created missing topics');
+    }
+    this.statusProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.statusProducer.connect();
+    await this.rulesReader.start((record) => this.applyRule(record));
+    this.log.info({ digest: this.options.processor.broadcastDigest() }, 'rules loaded');
+
+    const consumer = kafka.consumer({
+      groupId: this.groupId,
+      readUncommitted: false,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+    });
+    this.consumer = consumer;
+    this.writer = new AlertTransactionWriter(kafka, {
+      guarantee: this.guarantee,
+      transactionalId: `cepheus-${this.options.jobId}-${this.options.instanceId}`,
+      commitConsumerOffsets: (offsets) => consumer.commitOffsets(offsets),
+    });
+    await this.writer.connect();
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.rebalancing = true;
+    });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const partitions = new Set<number>(payload.memberAssignment[this.topics.events] ?? []);
+      this.onAssignment(partitions);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.topics.events, fromBeginning: true });
+    this.running = true;
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.exclusive(() => this.onBatch(payload)),
+    });
+    this.timer = setInterval(() => {
+      if (this.running && !this.rebalancing && Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) {
+        void this.exclusive(() => this.checkpoint()).catch(() => undefined);
+      }
+    }, Math.max(20, Math.floor(this.checkpointIntervalMs / 4)));
+  }
+
+  /** Stops after a final checkpoint (SIGTERM): nothing processed is left uncommitted. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    await this.exclusive(() => this.checkpoint()).catch((error: unknown) =>
+      this.log.warn({ err: String(error) }, 'final checkpoint failed; the next owner replays from the last one'),
+    );
+    await this.consumer?.disconnect();
+    await this.writer?.disconnect();
+    await this.rulesReader.stop();
+    await this.statusProducer?.disconnect();
+    await this.admin?.disconnect();
+  }
+
+  stats(): KafkaRuleJobStats {
+    return {
+      ...this.counters,
+      dlq: { ...this.counters.dlq },
+      ownedPartitions: [...this.assigned].sort((a, b) => a - b),
+      broadcastDigest: this.options.processor.broadcastDigest(),
+    };
+  }
+
+  /** Forces a checkpoint now (tests, savepoint-like flush). */
+  async checkpointNow(): Promise<void> {
+    await this.exclusive(() => this.checkpoint());
+  }
+
+  private applyRule(record: RuleRecord): void {
+    let report: RuleStatusReport;
+    try {
+      report = this.options.processor.applyRule(record);
+    } catch (error) {
+      report = { ruleId: record.ruleId, version: null, status: 'rejected', reason: String(error) };
+    }
+    if (report.status === 'rejected') this.counters.rulesRejected += 1;
+    else this.counters.rulesApplied += 1;
+    const digest = this.options.processor.broadcastDigest();
+    this.counters.broadcastDigest = digest;
+    this.log.info({ ...report, offset: record.offset }, `rule ${report.status}`);
+    const status = {
+      ...report,
+      instanceId: this.options.instanceId,
+      jobId: this.options.jobId,
+      rulesOffset: record.offset,
+      broadcastDigest: digest,
+      at: new Date().toISOString(),
+    };
+    void this.statusProducer
+      ?.send({ topic: this.topics.rulesStatus, messages: [{ key: record.ruleId, value: JSON.stringify(status) }] })
+      .catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not publish rule status'));
+  }
+
+  private onAssignment(partitions: Set<number>): void {
+    for (const partition of this.runs.keys()) {
+      // A revoked partition's uncommitted work is dropped: its new owner replays it from the committed offset.
+      if (!partitions.has(partition)) this.runs.delete(partition);
+    }
+    this.assigned = partitions;
+    this.rebalancing = false;
+    this.log.info({ partitions: [...partitions] }, 'partitions assigned');
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const partition = batch.partition;
+    let run = this.runs.get(partition);
+    const first = BigInt(batch.messages[0].offset);
+    if (run && run.nextOffset !== first) {
+      // The fetch position and the state disagree (a seek, a rebalance that kept the partition): the committed
+      // offset is the truth, so start that partition over from it.
+      this.runs.delete(partition);
+      run = undefined;
+    }
+    if (!run) {
+      run = await this.restorePartition(partition);
+      if (run.nextOffset !== first) {
+        this.consumer?.seek({ topic: this.topics.events, partition, offset: run.nextOffset.toString() });
+        return;
+      }
+    }
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      this.onMessage(run, {
+        topic: batch.topic,
+        partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+      });
+      resolveOffset(message.offset);
+    }
+    this.counters.lagByPartition[partition] = Math.max(0, Number(batch.highWatermark) - Number(run.nextOffset));
+    if (Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) await this.checkpoint();
+    await heartbeat();
+  }
+
+  private onMessage(run: PartitionRun<S>, message: Parameters<EventDecoder['decode']>[0]): void {
+    run.nextOffset = BigInt(message.offset) + 1n;
+    run.dirty = true;
+    this.counters.eventsIn += 1;
+    const decoded = this.decoder.decode(message);
+    if (!decoded.ok) {
+      this.deadLetter(run, message, decoded.reason, decoded.message);
+      return;
+    }
+    const event = decoded.event;
+    if (event.timestamp < run.watermark) {
+      this.deadLetter(run, message, 'LATE_EVENT', `event time ${event.timestamp} is behind the watermark ${run.watermark}`);
+      return;
+    }
+    run.buffer.push(event);
+    if (event.timestamp > run.maxTimestamp) run.maxTimestamp = event.timestamp;
+    const watermark = run.maxTimestamp - this.outOfOrdernessMs;
+    if (watermark > run.watermark) this.advance(run, watermark);
+  }
+
+  private advance(run: PartitionRun<S>, watermark: number): void {
+    const ready: DecodedEvent[] = [];
+    const waiting: DecodedEvent[] = [];
+    for (const event of run.buffer) (event.timestamp <= watermark ? ready : waiting).push(event);
+    // Stable sort: equal timestamps keep their offset order, so replays see the same sequence.
+    ready.sort((a, b) => a.timestamp - b.timestamp);
+    run.buffer = waiting;
+    const { processor } = this.options;
+    for (const event of ready) this.emit(run, processor.processEvent(run.state, event));
+    run.watermark = watermark;
+    this.emit(run, processor.advanceWatermark(run.state, watermark));
+  }
+
+  private emit(run: PartitionRun<S>, alerts: EmittedAlert[]): void {
+    for (const alert of alerts) {
+      run.output.push({
+        topic: this.topics.alerts,
+        key: alert.key,
+        value: JSON.stringify(alert.body),
+        headers: { 'cepheus-alert-id': alert.id },
+      });
+    }
+  }
+
+  private deadLetter(
+    run: PartitionRun<S>,
+    message: Parameters<EventDecoder['decode']>[0],
+    reason: DecodeFailureReason | 'LATE_EVENT',
+    detail: string,
+  ): void {
+    this.counters.dlq[reason] += 1;
+    run.output.push({
+      topic: this.topics.eventsDlq,
+      key: message.key?.toString('utf8') ?? null,
+      value: JSON.stringify({
+        reason,
+        message: detail,
+        source: { topic: message.topic, partition: message.partition, offset: message.offset },
+        key: message.key?.toString('utf8') ?? null,
+        value: message.value?.toString('utf8') ?? null,
+      }),
+      headers: { 'cepheus-dlq-reason': reason },
+    });
+  }
+
+  private partitionJobId(partition: number): string {
+    return `${this.options.jobId}.p${partition}`;
+  }
+
+  private async restorePartition(partition: number): Promise<PartitionRun<S>> {
+    const committed = await this.committedOffset(partition);
+    const { processor, storage } = this.options;
+    const run: PartitionRun<S> = {
+      partition,
+      state: processor.createPartitionState(),
+      nextOffset: committed ?? 0n,
+      dirty: false,
+      watermark: NO_WATERMARK,
+      maxTimestamp: NO_WATERMARK,
+      buffer: [],
+      output: [],
+    };
+    if (committed !== undefined && committed > 0n) {
+      const jobId = this.partitionJobId(partition);
+      const manifest = await storage.readManifest(jobId, Number(committed));
+      if (manifest) {
+        const snapshot = JSON.parse(
+          Buffer.from(await storage.readChunk(jobId, Number(committed), 'state')).toString('utf8'),
+        ) as PartitionSnapshot;
+        run.state = processor.restorePartition(Buffer.from(snapshot.state, 'base64'));
+        run.watermark = snapshot.watermark;
+        run.maxTimestamp = snapshot.maxTimestamp;
+        run.buffer = snapshot.buffer;
+        this.counters.restores += 1;
+      } else {
+        // Kafka moved past this offset but no state is stored for it (e.g. Redis lost its data): go on, say so.
+        this.counters.restoredWithoutSnapshot += 1;
+        this.log.warn({ partition, offset: committed.toString() }, 'no snapshot for the committed offset; empty state');
+      }
+    }
+    this.runs.set(partition, run);
+    return run;
+  }
+
+  private async committedOffset(partition: number): Promise<bigint | undefined> {
+    const offsets = await this.admin!.fetchOffsets({ groupId: this.groupId, topics: [this.topics.events] });
+    const entry = offsets[0]?.partitions.find((p) => p.partition === partition);
+    if (!entry || entry.offset === '-1' || entry.offset === '') return undefined;
+    return BigInt(entry.offset);
+  }
+
+  private async checkpoint(): Promise<void> {
+    if (this.rebalancing || !this.writer) return;
+    const runs = [...this.runs.values()].filter((r) => r.dirty && this.assigned.has(r.partition));
+    this.lastCheckpointAt = Date.now();
+    if (runs.length === 0) return;
+    const started = Date.now();
+    const { storage, processor } = this.options;
+    try {
+      let bytes = 0;
+      for (const run of runs) {
+        const snapshot: PartitionSnapshot = {
+          v: 1,
+          offset: run.nextOffset.toString(),
+          watermark: run.watermark,
+          maxTimestamp: run.maxTimestamp,
+          buffer: run.buffer,
+          state: Buffer.from(processor.snapshotPartition(run.state)).toString('base64'),
+        };
+        const data = Buffer.from(JSON.stringify(snapshot));
+        bytes += data.length;
+        const jobId = this.partitionJobId(run.partition);
+        const checkpointId = Number(run.nextOffset);
+        await storage.writeChunk(jobId, checkpointId, 'state', data);
+        await storage.commit({
+          formatVersion: CHECKPOINT_FORMAT_VERSION,
+          jobId,
+          checkpointId,
+          kind: 'checkpoint',
+          createdAt: Date.now(),
+          maxParallelism: 1,
+          parallelism: 1,
+          chunks: [{ name: 'state', bytes: data.length }],
+          metadata: {
+            offset: snapshot.offset,
+            instanceId: this.options.instanceId,
+            broadcastDigest: processor.broadcastDigest(),
+          },
+        });
+      }
+      const records = runs.flatMap((r) => r.output);
+      await this.writer.commit(records, {
+        consumerGroupId: this.groupId,
+        topic: this.topics.events,
+        offsets: new Map(runs.map((r) => [r.partition, r.nextOffset.toString()])),
+      });
+      this.counters.alertsOut += records.filter((r) => r.topic === this.topics.alerts).length;
+      for (const run of runs) {
+        run.output = [];
+        run.dirty = false;
+      }
+      this.counters.checkpoints += 1;
+      this.counters.lastCheckpointMs = Date.now() - started;
+      this.counters.lastCheckpointBytes = bytes;
+      this.failureBackoffMs = 0;
+      await this.pruneSnapshots(runs);
+    } catch (error) {
+      this.counters.checkpointFailures += 1;
+      // Not rethrown: kafkajs would crash or replay the batch; the seek below is the recovery.
+      this.log.error({ err: String(error) }, 'checkpoint failed; restarting the partitions from the committed offsets');
+      await this.restartFromCommitted();
+    }
+  }
+
+  /** Flink's restart strategy in miniature: drop uncommitted work, back off, resume from the committed truth. */
+  private async restartFromCommitted(): Promise<void> {
+    this.runs.clear();
+    this.failureBackoffMs = Math.min(5000, Math.max(200, this.failureBackoffMs * 2));
+    await new Promise((resolve) => setTimeout(resolve, this.failureBackoffMs));
+    try {
+      await this.writer?.disconnect();
+    } catch {
+      // A broken producer is replaced below either way.
+    }
+    const consumer = this.consumer!;
+    this.writer = new AlertTransactionWriter(this.options.kafka, {
+      guarantee: this.guarantee,
+      transactionalId: `cepheus-${this.options.jobId}-${this.options.instanceId}`,
+      commitConsumerOffsets: (offsets) => consumer.commitOffsets(offsets),
+    });
+    await this.writer.connect().catch((error: unknown) => this.log.warn({ err: String(error) }, 'reconnect failed'));
+    for (const partition of this.assigned) {
+      const committed = await this.committedOffset(partition).catch(() => undefined);
+      consumer.seek({ topic: this.topics.events, partition, offset: (committed ?? 0n).toString() });
+    }
+  }
+
+  private async pruneSnapshots(runs: PartitionRun<S>[]): Promise<void> {
+    for (const run of runs) {
+      const jobId = this.partitionJobId(run.partition);
+      const all = await this.options.storage.list(jobId);
+      const older = all.filter((m) => m.checkpointId < Number(run.nextOffset));
+      for (const manifest of older.slice(0, Math.max(0, older.length - this.retained))) {
+        await this.options.storage.delete(jobId, manifest.checkpointId);
+      }
+    }
+  }
+
+  /** Serialises batches, checkpoints and the timer: one thing touches partition state at a time. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.lock.then(task);
+    this.lock = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+const silentLogger: JobLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
