@@ -118,8 +118,9 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
       notFollowedBy: not?.kind === 'notFollowedBy' ? [not.condition] : [],
       succ: follow,
     });
-    const own: EdgeSet = { kind: 'own', edges: [{ to: index, cont, head }] };
-    return q.optional ? { kind: 'union', parts: [own, follow] } : own;
+    // An optional step is passed over by the closure below (it follows `succ`), not by an extra edge here:
+    // both would give the same path twice.
+    return { kind: 'own', edges: [{ to: index, cont, head }] };
   };
 
   const buildGroup = (el: PatternElement<E>, follow: EdgeSet, cont: Code, head: boolean): EdgeSet => {
@@ -177,29 +178,30 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
     const proceed: CompiledEdge[] = [];
     let reachesFinal = false;
     const visited = new Set<number>();
-    const visit = (list: readonly CompiledEdge[]): void => {
+    const visit = (list: readonly CompiledEdge[], via: readonly number[]): void => {
       for (const e of list) {
         if (e.to === final) {
+          if (via.length > 0)
+            throw malformed('A greedy optional step cannot be the last mandatory-free part of a pattern.');
           reachesFinal = true;
           continue;
         }
-        proceed.push(e);
-        if (steps[e.to].skippable && !visited.has(e.to)) {
+        proceed.push({ to: e.to, cont: e.cont, via });
+        const step = steps[e.to];
+        if (step.skippable && !visited.has(e.to)) {
           visited.add(e.to);
-          visit(succs[e.to]);
+          visit(succs[e.to], step.greedy ? [...via, e.to] : via);
         }
       }
     };
-    visit(edges);
+    visit(edges, []);
     return { proceed: dedupe(proceed), reachesFinal };
   };
 
   const compiled: CompiledStep<E>[] = steps.map((s, index) => {
     const { proceed, reachesFinal } = closure(succs[index]);
-    if (s.greedy && (s.skippable || reachesFinal)) {
-      throw malformed(
-        `greedy() on ${s.name} needs a step that takes at least one event and a mandatory step after it.`,
-      );
+    if (s.greedy && reachesFinal) {
+      throw malformed(`greedy() on ${s.name} needs a mandatory step after it (a match must know where the loop ends).`);
     }
     return Object.freeze({
       index,
@@ -233,17 +235,17 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
 }
 
 function toEdge(e: RawEdge, final: number): CompiledEdge {
-  return { to: e.to === -1 ? final : e.to, cont: e.cont };
+  return { to: e.to === -1 ? final : e.to, cont: e.cont, via: [] };
 }
 
 function dedupe(edges: readonly CompiledEdge[]): CompiledEdge[] {
   const seen = new Set<string>();
   const out: CompiledEdge[] = [];
   for (const e of edges) {
-    const key = `${e.to}:${e.cont}`;
+    const key = `${e.to}:${e.cont}:${e.via.join(',')}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push(Object.freeze({ to: e.to, cont: e.cont }));
+    out.push(Object.freeze({ to: e.to, cont: e.cont, via: Object.freeze([...e.via]) }));
   }
   return out;
 }

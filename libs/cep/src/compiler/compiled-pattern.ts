@@ -8,6 +8,8 @@ import type { Condition } from '../pattern/condition';
 export interface CompiledEdge {
   readonly to: number;
   readonly cont: 0 | 1 | 2;
+  /** Greedy optional steps this way passes over: allowed only when the event would not be taken by them. */
+  readonly via: readonly number[];
 }
 
 /** A step of the automaton: one positive pattern step (a quantified group contributes one copy per iteration). */

@@ -259,6 +259,7 @@ export class NFA<E> {
       const edge = edges[j];
       const step = this.steps[edge.to];
       ctx.node = pm.n;
+      if (edge.via.length > 0 && this.greedyHolds(edge.via, e)) continue;
       const takes = step.condition(e, ctx);
       if (takes && !blockedNext) this.take(pm.n, step, 0, pm.t, pm.i);
       if (edge.cont !== 0 && (edge.cont === 2 || !takes) && !blockedNext && !blockedFollow) {
@@ -266,6 +267,12 @@ export class NFA<E> {
         retainNode(this.buf as SharedBufferData<E>, pm.n);
       }
     }
+  }
+
+  /** A greedy optional step passed over would take the event: that way is closed. */
+  private greedyHolds(via: readonly number[], e: E): boolean {
+    for (let j = 0; j < via.length; j++) if (this.steps[via[j]].condition(e, this.ctx)) return true;
+    return false;
   }
 
   /** A complete match waiting out NOT steps at the end of the pattern. */
@@ -347,7 +354,8 @@ export class NFA<E> {
   /**
    * Emits completed matches. Without a skip strategy they go out at once. With one, as in Flink's
    * `NFA#processMatchesAccordingToSkipStrategy`, matches go out in order of their first event and wait while a
-   * partial match that began earlier still runs, so a skip never discards a match that began earlier.
+   * partial match that began earlier still runs, so a skip never discards a match that began earlier. (So a partial
+   * match that never ends, such as an unbounded loop without `within`, holds every later match back.)
    */
   private emit(state: NfaState<E>, completedSeq: number): Match<E>[] {
     const buf = state.buf;
@@ -378,7 +386,8 @@ export class NFA<E> {
       const h = state.held[0];
       let earliest = Infinity;
       for (const pm of state.pm) if (pm.i < earliest) earliest = pm.i;
-      if (!(h.i < earliest)) break;
+      // A partial match with the same first event does not hold the match back: the match prunes it (or not).
+      if (h.i > earliest) break;
       state.held.shift();
       const seqs = seqsOf(h);
       const names = pathSteps(buf, h.n).map((s) => this.steps[s].name);

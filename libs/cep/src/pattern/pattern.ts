@@ -232,7 +232,7 @@ export class Pattern<E> {
   /** The smallest `within` over the sequence (groups included), or undefined. */
   getWindow(): number | undefined {
     let w: number | undefined;
-    for (let p: Pattern<E> | undefined = this; p !== undefined; p = p.previous) {
+    for (const p of Pattern.chain(this)) {
       const own = p.group === undefined ? p.windowMs : minDefined(p.windowMs, p.group.getWindow());
       w = minDefined(w, own);
     }
@@ -241,15 +241,18 @@ export class Pattern<E> {
 
   /** The skip strategy given to `begin`, if any. */
   getSkipStrategy(): AfterMatchSkipStrategy | undefined {
-    let first: Pattern<E> = this;
-    while (first.previous !== undefined) first = first.previous;
-    return first.skip;
+    return Pattern.chain(this)[0].skip;
   }
 
   /** The sequence as data, first element first. */
   toElements(): PatternElement<E>[] {
-    const out: PatternElement<E>[] = [];
-    for (let p: Pattern<E> | undefined = this; p !== undefined; p = p.previous) out.push(p.toElement());
+    return Pattern.chain(this).map((p) => p.toElement());
+  }
+
+  /** The nodes of the sequence ending at `last`, first node first. */
+  private static chain<E>(last: Pattern<E>): Pattern<E>[] {
+    const out: Pattern<E>[] = [];
+    for (let p: Pattern<E> | undefined = last; p !== undefined; p = p.previous) out.push(p);
     return out.reverse();
   }
 
