@@ -7,7 +7,7 @@
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 const INDEX = /^\[(0|[1-9][0-9]{0,8})\]/;
-const QUOTED = /^\['([A-Za-z0-9_ \-]+)'\]/;
+const QUOTED = /^\['([A-Za-z0-9_ -]+)'\]/;
 
 /** A parsed path: the property names and indexes to walk, in order. */
 export type PathSegments = readonly string[];

@@ -5,6 +5,7 @@ import { parsePath } from '../condition/json-path';
 import { OperatorRegistry } from '../condition/operators';
 import { durationMs } from '../model/duration';
 import type { ConditionNode, Rule, SequenceStep, TopLevelCondition } from '../model/rule';
+import { unknownTemplateVariables } from '../alert/template';
 import { RULE_SCHEMA } from './rule-schema';
 
 /** One problem with a rule: a JSON Pointer into the document and a sentence for people. */
@@ -142,6 +143,13 @@ function semanticErrors(rule: Rule, operators: OperatorRegistry, facts: FactRegi
   const err = (field: string, reason: string): void => {
     errors.push({ field, reason });
   };
+  const stepNames = rule.type === 'sequence' ? rule.sequence.steps.map((s) => s.name) : [];
+  for (const problem of unknownTemplateVariables(rule.alert.template, stepNames)) err('/alert/template', problem);
+  if (rule.type === 'sequence' && rule.sequence.timeoutAlert !== undefined) {
+    for (const problem of unknownTemplateVariables(rule.sequence.timeoutAlert.template, stepNames)) {
+      err('/sequence/timeoutAlert/template', problem);
+    }
+  }
   if (rule.type === 'aggregate') {
     const a = rule.aggregate;
     if (!(durationMs(a.window) > 0)) err('/aggregate/window', 'must be a positive duration');

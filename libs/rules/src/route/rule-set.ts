@@ -1,0 +1,145 @@
+import { parsePath, pathGetter, type PathSegments } from '../condition/json-path';
+import type { CompiledRule } from '../compile/compile-rule';
+
+/** One grouping an event is routed to: the key, its fields and values, and the rules that want the event there. */
+export interface RoutedKey {
+  /** `field=value` pairs joined by `&`, values URI-encoded: unique per grouping and per value. */
+  readonly key: string;
+  readonly groupBy: readonly string[];
+  readonly values: readonly (string | number | boolean)[];
+  readonly ruleIds: readonly string[];
+}
+
+interface Grouping {
+  readonly groupBy: readonly string[];
+  readonly getters: readonly ((event: unknown) => unknown)[];
+  readonly prefixes: readonly string[];
+}
+
+interface GuardIndex {
+  readonly get: (event: unknown) => unknown;
+  readonly byValue: Map<unknown, CompiledRule[]>;
+}
+
+/**
+ * The rules in force, indexed for routing. Active rules are evaluated; paused rules are only known (their keyed state
+ * is kept, see `RuleEvaluator`); deleted rules are absent (their state is dropped). Rules with a guard (an equality
+ * on an event field that every event they can use must meet) sit in a hash index on that field, so an event meets only
+ * the rules that can match it.
+ */
+export class RuleSet {
+  readonly #rules = new Map<string, CompiledRule>();
+  readonly #active: CompiledRule[] = [];
+  readonly #paused = new Set<string>();
+  readonly #unguarded: CompiledRule[] = [];
+  readonly #guards = new Map<string, GuardIndex>();
+  readonly #groupings = new Map<string, Grouping>();
+  readonly #groupingOf = new Map<string, string>();
+
+  constructor(rules: readonly CompiledRule[]) {
+    for (const r of rules) {
+      if (r.rule.status === 'deleted') continue;
+      if (this.#rules.has(r.id)) throw new Error(`rule ${r.id} appears twice`);
+      this.#rules.set(r.id, r);
+      if (r.rule.status === 'paused') {
+        this.#paused.add(r.id);
+        continue;
+      }
+      this.#active.push(r);
+      const gid = JSON.stringify(r.groupBy);
+      if (!this.#groupings.has(gid)) {
+        this.#groupings.set(gid, {
+          groupBy: r.groupBy,
+          getters: r.groupByGetters,
+          prefixes: r.groupBy.map((f, i) => `${i === 0 ? '' : '&'}${f}=`),
+        });
+      }
+      this.#groupingOf.set(r.id, gid);
+      if (r.guard === undefined) {
+        this.#unguarded.push(r);
+        continue;
+      }
+      let index = this.#guards.get(r.guard.path);
+      if (index === undefined) {
+        index = { get: pathGetter(parsePath(r.guard.path) as PathSegments), byValue: new Map() };
+        this.#guards.set(r.guard.path, index);
+      }
+      for (const v of r.guard.values) {
+        const list = index.byValue.get(v);
+        if (list === undefined) index.byValue.set(v, [r]);
+        else list.push(r);
+      }
+    }
+  }
+
+  /** The compiled rule (active or paused) with this id. */
+  get(id: string): CompiledRule | undefined {
+    return this.#rules.get(id);
+  }
+
+  /** Active rules. */
+  get active(): readonly CompiledRule[] {
+    return this.#active;
+  }
+
+  /** Whether a rule is known but paused (its state must be kept). */
+  isPaused(id: string): boolean {
+    return this.#paused.has(id);
+  }
+
+  /** The active rules that can use this event (by their guards), in no particular order. */
+  candidates(event: Readonly<Record<string, unknown>>): CompiledRule[] {
+    const out = this.#unguarded.slice();
+    for (const index of this.#guards.values()) {
+      const hit = index.byValue.get(index.get(event));
+      if (hit !== undefined) for (let i = 0; i < hit.length; i++) out.push(hit[i]);
+    }
+    return out;
+  }
+
+  /**
+   * The distinct grouping keys the active rules need for this event, each with the ids of the rules that want it
+   * there. An event without a usable value (string, number or boolean) for a group-by field is not routed to the
+   * rules grouping by it.
+   */
+  route(event: Readonly<Record<string, unknown>>): RoutedKey[] {
+    const candidates = this.candidates(event);
+    if (candidates.length === 0) return [];
+    const byGrouping = new Map<string, string[]>();
+    for (const r of candidates) {
+      const gid = this.#groupingOf.get(r.id) as string;
+      const ids = byGrouping.get(gid);
+      if (ids === undefined) byGrouping.set(gid, [r.id]);
+      else ids.push(r.id);
+    }
+    const out: RoutedKey[] = [];
+    for (const [gid, ruleIds] of byGrouping) {
+      const g = this.#groupings.get(gid) as Grouping;
+      const values: (string | number | boolean)[] = [];
+      let key = '';
+      let ok = true;
+      for (let i = 0; i < g.getters.length; i++) {
+        const v = g.getters[i](event);
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+          ok = false;
+          break;
+        }
+        values.push(v);
+        key += g.prefixes[i] + encodeURIComponent(String(v));
+      }
+      if (ok) out.push({ key, groupBy: g.groupBy, values, ruleIds });
+    }
+    return out;
+  }
+}
+
+/**
+ * The distinct grouping keys the active rules need for `event` (see {@link RuleSet.route}). Builds the index on each
+ * call: keep a `RuleSet` when routing many events.
+ */
+export function routeEvent(
+  activeRules: readonly CompiledRule[] | RuleSet,
+  event: Readonly<Record<string, unknown>>,
+): RoutedKey[] {
+  return (activeRules instanceof RuleSet ? activeRules : new RuleSet(activeRules)).route(event);
+}
