@@ -188,7 +188,6 @@ export class InstanceTask {
     const emit = (value: unknown, ts?: number): void => this.#main(value, ts ?? this.#timestamp);
     const output = <X>(tag: OutputTag<X>, value: X, ts?: number): void =>
       this.#sides.get(tag.id)?.(value, ts ?? this.#timestamp);
-    const self = this;
     this.#ctx = {
       key: '',
       timestamp: 0,
@@ -201,9 +200,7 @@ export class InstanceTask {
       getBroadcastState: <V>(d: BroadcastStateDescriptor<V>) => this.#broadcast.get(d),
     };
     this.#bctx = {
-      get timestamp() {
-        return self.#timestamp;
-      },
+      timestamp: 0,
       emit,
       output,
       currentWatermark: () => this.#watermark,
@@ -437,7 +434,7 @@ export class InstanceTask {
     if (channel === this.#o.parallelism) {
       const bctx = this.#bctx;
       for (let i = 0; i < r.length; i += 2) {
-        this.#timestamp = r[i] as number;
+        this.#timestamp = bctx.timestamp = r[i] as number;
         processor.processBroadcastElement?.(r[i + 1], bctx);
       }
     } else if (r.length > 0) {

@@ -90,7 +90,6 @@ export class JobRunner {
     threads: boolean;
     onAttempt: ((attempt: number) => void) | undefined;
   };
-  #job: CompiledJob | undefined;
   #jobId = '';
   #attempt: Attempt | undefined;
   #attemptNo = 0;
@@ -160,7 +159,7 @@ export class JobRunner {
   }
 
   async #main(): Promise<JobResult> {
-    const job = (this.#job = new CompiledJob('module' in this.#spec ? await loadJob(this.#spec) : this.#spec));
+    const job = new CompiledJob('module' in this.#spec ? await loadJob(this.#spec) : this.#spec);
     this.#jobId = this.#jobIdOption ?? job.jobName;
     checkParallelism(job.maxParallelism, this.#o.parallelism);
     let restore = await this.#initialRestore();
@@ -293,7 +292,6 @@ export class JobRunner {
     const finished = new Promise<'finished'>((resolve) => (allFinished = () => resolve('finished')));
     failed.catch(() => {});
     const finishedSubtasks = new Set<number>();
-    let coordinator!: CheckpointCoordinator;
     const executor = this.#executor(job, {
       onReport: (r) => {
         if (r.type === 'finished') {
@@ -304,7 +302,7 @@ export class JobRunner {
       onError: (e) => fail(e),
     });
     let broadcast: BroadcastSourceTask | undefined;
-    coordinator = new CheckpointCoordinator({
+    const coordinator: CheckpointCoordinator = new CheckpointCoordinator({
       storage: this.#o.storage,
       jobId: this.#jobId,
       maxParallelism: job.maxParallelism,

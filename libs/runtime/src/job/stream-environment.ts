@@ -183,6 +183,8 @@ export class DataStream<T> {
 
 /** A broadcast stream, to be connected to a keyed stream. */
 export class BroadcastStream<T> {
+  /** Phantom field carrying the element type. */
+  declare readonly __type?: T;
   constructor(
     /** @internal */ readonly env: StreamEnvironment,
     /** @internal */ readonly nodeId: number,

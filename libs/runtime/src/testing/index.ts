@@ -2,3 +2,5 @@
 export { describeCheckpointStorageConformance } from './checkpoint-storage-conformance';
 export type { CheckpointStorageConformanceOptions } from './checkpoint-storage-conformance';
 export { CollectSink, type CollectTransaction } from './collect-sink';
+export { expectedRulesDigest, fixtureEvents, fixtureRules, readKeyedState, sortedOutput } from './fixtures';
+export { buildRulesJob, RULES, type FixtureEvent, type FixtureRule, type RulesJobParams } from './jobs/rules-job';
