@@ -41,7 +41,7 @@ function describeAjvError(e: ErrorObject): RuleValidationError | undefined {
     case 'required':
       if (
         (e.params as { missingProperty: string }).missingProperty === 'not' &&
-        e.schemaPath.includes('topLevelCondition')
+        e.parentSchema === RULE_SCHEMA.definitions.notCondition
       ) {
         return { field: at, reason: 'must have "all", "any" or "not" at its root (json-rules-engine format)' };
       }
@@ -84,10 +84,16 @@ function schemaErrors(errors: readonly ErrorObject[]): RuleValidationError[] {
       e.keyword === 'oneOf' ||
       !oneOfs.some((o) => e.schemaPath.startsWith(`${o.schemaPath}/`) && e.instancePath.startsWith(o.instancePath)),
   );
-  // A leaf where a root is expected fails the last else-branch (notCondition) twice over: say it once.
+  // A leaf where a root is expected falls through to the last else-branch (notCondition), which then reports a missing
+  // "not" and every leaf key as unknown: say it once. Nested nodes reach notCondition only when "not" is present.
   const badRoots = new Set(
     kept
-      .filter((e) => e.keyword === 'required' && e.schemaPath.includes('topLevelCondition'))
+      .filter(
+        (e) =>
+          e.keyword === 'required' &&
+          (e.params as { missingProperty: string }).missingProperty === 'not' &&
+          e.parentSchema === RULE_SCHEMA.definitions.notCondition,
+      )
       .map((e) => e.instancePath),
   );
   const out: RuleValidationError[] = [];
@@ -96,7 +102,7 @@ function schemaErrors(errors: readonly ErrorObject[]): RuleValidationError[] {
     if (
       e.keyword === 'additionalProperties' &&
       badRoots.has(e.instancePath) &&
-      e.schemaPath.includes('topLevelCondition')
+      e.parentSchema === RULE_SCHEMA.definitions.notCondition
     )
       continue;
     const d = describeAjvError(e);
