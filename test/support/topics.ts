@@ -4,7 +4,9 @@ import { kafkaBrokers, uniqueName } from './services';
 export const kafka = new Kafka({ clientId: 'cepheus-e2e', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
 
 /** Fresh topic names for one test, so tests never see each other's data. */
-export function testTopics(prefix: string): Record<'events' | 'rules' | 'alerts' | 'rulesStatus' | 'eventsDlq', string> {
+export function testTopics(
+  prefix: string,
+): Record<'events' | 'rules' | 'alerts' | 'rulesStatus' | 'eventsDlq', string> {
   const base = uniqueName(prefix);
   return {
     events: `${base}.events`,
@@ -65,7 +67,8 @@ export class TopicTail {
   async waitFor(predicate: (tail: TopicTail) => boolean, timeoutMs: number, settleMs = 0): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this)) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms with ${this.messages.length} messages`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms with ${this.messages.length} messages`);
       await new Promise((r) => setTimeout(r, 100));
     }
     if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));

@@ -16,10 +16,13 @@ async function main(): Promise<void> {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(2);
   }
-  const logger = pino({ level: config.CEPHEUS_LOG_LEVEL, base: { app: 'cepheus-engine', instance: config.CEPHEUS_INSTANCE_ID } });
+  const logger = pino({
+    level: config.CEPHEUS_LOG_LEVEL,
+    base: { app: 'cepheus-engine', instance: config.CEPHEUS_INSTANCE_ID },
+  });
   const app = await NestFactory.create(EngineModule.forRoot(config, logger), { logger: ['error', 'warn'] });
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
-  await app.listen(config.CEPHEUS_HTTP_PORT, '127.0.0.1');
+  await app.listen(config.CEPHEUS_HTTP_PORT, config.CEPHEUS_HTTP_HOST);
   const address = app.getHttpServer().address() as { port: number };
   logger.info({ port: address.port }, 'http listening');
   // One line a supervisor (or a test) can wait for.

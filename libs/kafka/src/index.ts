@@ -18,3 +18,6 @@ export type {
   DeliveryGuarantee,
   OutputRecord,
 } from './sink/alert-transaction-writer';
+export { KafkaRuleJob } from './job/kafka-rule-job';
+export type { JobLogger, KafkaRuleJobOptions, KafkaRuleJobStats } from './job/kafka-rule-job';
+export type { EmittedAlert, PartitionProcessor, RuleStatusReport } from './job/partition-processor';

@@ -32,6 +32,8 @@ export interface EngineConfig {
   CEPHEUS_MAX_EVENT_BYTES: number;
   /** Port of /health and /metrics; 0 picks a free one. @defaultValue 9464 */
   CEPHEUS_HTTP_PORT: number;
+  /** Address /health and /metrics listen on. @defaultValue 127.0.0.1 */
+  CEPHEUS_HTTP_HOST: string;
   /** @defaultValue info */
   CEPHEUS_LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -42,7 +44,11 @@ const schema = {
     KAFKA_BROKERS: { type: 'string', pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' },
     REDIS_URL: { type: 'string', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' },
     CEPHEUS_JOB_ID: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'cepheus' },
-    CEPHEUS_INSTANCE_ID: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', default: hostname().replace(/[^A-Za-z0-9._-]/g, '-') },
+    CEPHEUS_INSTANCE_ID: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9._-]+$',
+      default: hostname().replace(/[^A-Za-z0-9._-]/g, '-'),
+    },
     CEPHEUS_GUARANTEE: { enum: ['exactly-once', 'at-least-once'], default: 'exactly-once' },
     CEPHEUS_CHECKPOINT_INTERVAL_MS: { type: 'integer', minimum: 50, maximum: 600000, default: 1000 },
     CEPHEUS_OUT_OF_ORDERNESS_MS: { type: 'integer', minimum: 0, default: 0 },
@@ -56,6 +62,7 @@ const schema = {
     CEPHEUS_EVENT_PARTITIONS: { type: 'integer', minimum: 1, maximum: 1000, default: 4 },
     CEPHEUS_MAX_EVENT_BYTES: { type: 'integer', minimum: 64, default: 1048576 },
     CEPHEUS_HTTP_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
+    CEPHEUS_HTTP_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
   required: ['KAFKA_BROKERS'],

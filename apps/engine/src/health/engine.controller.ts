@@ -11,7 +11,11 @@ export class EngineController {
     this.metrics = new EngineMetrics(() => {
       const job = this.jobs.stats();
       if (!job) throw new Error('the job has not started');
-      return { job, ruleMatches: this.jobs.processor.matchCounts(), partialMatches: this.jobs.processor.openStateCount() };
+      return {
+        job,
+        ruleMatches: this.jobs.processor.matchCounts(),
+        partialMatches: this.jobs.processor.openStateCount(),
+      };
     });
   }
 

@@ -22,22 +22,81 @@ export class EngineMetrics {
   private readonly ruleMatches: Gauge<'rule'>;
   private readonly partialMatches: Gauge;
 
-  constructor(private readonly read: () => { job: KafkaRuleJobStats; ruleMatches: Record<string, number>; partialMatches: number }) {
+  constructor(
+    private readonly read: () => {
+      job: KafkaRuleJobStats;
+      ruleMatches: Record<string, number>;
+      partialMatches: number;
+    },
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'cepheus_process_' });
     const registers = [this.registry];
-    this.eventsIn = new Counter({ name: 'cepheus_events_in_total', help: 'Events read from the events topic', registers });
-    this.alertsOut = new Counter({ name: 'cepheus_alerts_out_total', help: 'Alerts committed to the alerts topic', registers });
-    this.dlq = new Counter({ name: 'cepheus_events_dead_lettered_total', help: 'Events sent to the DLQ, by reason', labelNames: ['reason'], registers });
+    this.eventsIn = new Counter({
+      name: 'cepheus_events_in_total',
+      help: 'Events read from the events topic',
+      registers,
+    });
+    this.alertsOut = new Counter({
+      name: 'cepheus_alerts_out_total',
+      help: 'Alerts committed to the alerts topic',
+      registers,
+    });
+    this.dlq = new Counter({
+      name: 'cepheus_events_dead_lettered_total',
+      help: 'Events sent to the DLQ, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
     this.checkpoints = new Counter({ name: 'cepheus_checkpoints_total', help: 'Completed checkpoints', registers });
-    this.checkpointFailures = new Counter({ name: 'cepheus_checkpoint_failures_total', help: 'Failed checkpoints (each restarts from the committed offsets)', registers });
-    this.checkpointDuration = new Gauge({ name: 'cepheus_checkpoint_duration_ms', help: 'Duration of the last checkpoint', registers });
-    this.checkpointBytes = new Gauge({ name: 'cepheus_checkpoint_size_bytes', help: 'State bytes written by the last checkpoint', registers });
-    this.ruleUpdates = new Counter({ name: 'cepheus_rule_updates_total', help: 'Rule records applied or rejected', labelNames: ['result'], registers });
-    this.lag = new Gauge({ name: 'cepheus_consumer_lag', help: 'Messages behind the high watermark, per events partition', labelNames: ['partition'], registers });
-    this.ownedPartitions = new Gauge({ name: 'cepheus_owned_partitions', help: 'Events partitions this instance owns', registers });
-    this.digest = new Gauge({ name: 'cepheus_broadcast_state_info', help: 'Digest of the broadcast (rules) state; value is always 1', labelNames: ['digest'], registers });
-    this.ruleMatches = new Gauge({ name: 'cepheus_rule_matches', help: 'Alerts raised per rule since start', labelNames: ['rule'], registers });
-    this.partialMatches = new Gauge({ name: 'cepheus_partial_matches', help: 'Open CEP partial matches and window entries', registers });
+    this.checkpointFailures = new Counter({
+      name: 'cepheus_checkpoint_failures_total',
+      help: 'Failed checkpoints (each restarts from the committed offsets)',
+      registers,
+    });
+    this.checkpointDuration = new Gauge({
+      name: 'cepheus_checkpoint_duration_ms',
+      help: 'Duration of the last checkpoint',
+      registers,
+    });
+    this.checkpointBytes = new Gauge({
+      name: 'cepheus_checkpoint_size_bytes',
+      help: 'State bytes written by the last checkpoint',
+      registers,
+    });
+    this.ruleUpdates = new Counter({
+      name: 'cepheus_rule_updates_total',
+      help: 'Rule records applied or rejected',
+      labelNames: ['result'],
+      registers,
+    });
+    this.lag = new Gauge({
+      name: 'cepheus_consumer_lag',
+      help: 'Messages behind the high watermark, per events partition',
+      labelNames: ['partition'],
+      registers,
+    });
+    this.ownedPartitions = new Gauge({
+      name: 'cepheus_owned_partitions',
+      help: 'Events partitions this instance owns',
+      registers,
+    });
+    this.digest = new Gauge({
+      name: 'cepheus_broadcast_state_info',
+      help: 'Digest of the broadcast (rules) state; value is always 1',
+      labelNames: ['digest'],
+      registers,
+    });
+    this.ruleMatches = new Gauge({
+      name: 'cepheus_rule_matches',
+      help: 'Alerts raised per rule since start',
+      labelNames: ['rule'],
+      registers,
+    });
+    this.partialMatches = new Gauge({
+      name: 'cepheus_partial_matches',
+      help: 'Open CEP partial matches and window entries',
+      registers,
+    });
   }
 
   async render(): Promise<string> {
@@ -51,7 +110,10 @@ export class EngineMetrics {
       if (count > previous) this.dlq.inc({ reason }, count - previous);
       this.last.set(`dlq:${reason}`, count);
     }
-    for (const [result, count] of [['applied', job.rulesApplied], ['rejected', job.rulesRejected]] as const) {
+    for (const [result, count] of [
+      ['applied', job.rulesApplied],
+      ['rejected', job.rulesRejected],
+    ] as const) {
       const previous = this.last.get(`rule:${result}`) ?? 0;
       if (count > previous) this.ruleUpdates.inc({ result }, count - previous);
       this.last.set(`rule:${result}`, count);

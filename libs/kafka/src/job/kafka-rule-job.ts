@@ -1,12 +1,13 @@
 import type { CheckpointStorage } from '@cepheus/runtime';
 import { CHECKPOINT_FORMAT_VERSION } from '@cepheus/runtime';
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
-import { EventDecoder, type DecodedEvent, type DecodeFailureReason, type EventDecoderOptions } from '../codec/event-decoder';
 import {
-  AlertTransactionWriter,
-  type DeliveryGuarantee,
-  type OutputRecord,
-} from '../sink/alert-transaction-writer';
+  EventDecoder,
+  type DecodedEvent,
+  type DecodeFailureReason,
+  type EventDecoderOptions,
+} from '../codec/event-decoder';
+import { AlertTransactionWriter, type DeliveryGuarantee, type OutputRecord } from '../sink/alert-transaction-writer';
 import { RulesTopicReader, type RuleRecord } from '../source/rules-topic-reader';
 import { DEFAULT_TOPIC_NAMES, ensureTopics, type CepheusTopicNames } from '../topics/topic-config';
 import type { EmittedAlert, PartitionProcessor, RuleStatusReport } from './partition-processor';
@@ -160,7 +161,10 @@ export class KafkaRuleJob<S> {
     this.admin = kafka.admin();
     await this.admin.connect();
     if (this.options.createTopics ?? true) {
-      const created = await ensureTopics(this.admin, { names: this.topics, eventPartitions: this.options.eventPartitions });
+      const created = await ensureTopics(this.admin, {
+        names: this.topics,
+        eventPartitions: this.options.eventPartitions,
+      });
       if (created.length > 0) this.log.info({ created }, 'created missing topics');
     }
     this.statusProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -198,11 +202,14 @@ export class KafkaRuleJob<S> {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.exclusive(() => this.onBatch(payload)),
     });
-    this.timer = setInterval(() => {
-      if (this.running && !this.rebalancing && Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) {
-        void this.exclusive(() => this.checkpoint()).catch(() => undefined);
-      }
-    }, Math.max(20, Math.floor(this.checkpointIntervalMs / 4)));
+    this.timer = setInterval(
+      () => {
+        if (this.running && !this.rebalancing && Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) {
+          void this.exclusive(() => this.checkpoint()).catch(() => undefined);
+        }
+      },
+      Math.max(20, Math.floor(this.checkpointIntervalMs / 4)),
+    );
   }
 
   /** Stops after a final checkpoint (SIGTERM): nothing processed is left uncommitted. */
@@ -218,6 +225,21 @@ export class KafkaRuleJob<S> {
     await this.rulesReader.stop();
     await this.statusProducer?.disconnect();
     await this.admin?.disconnect();
+  }
+
+  /**
+   * Stops without a final checkpoint, as a crash would: uncommitted work is dropped and the partitions' next owner
+   * replays it from the committed offsets.
+   */
+  async abort(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.runs.clear();
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.writer?.disconnect().catch(() => undefined);
+    await this.rulesReader.stop().catch(() => undefined);
+    await this.statusProducer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
   }
 
   stats(): KafkaRuleJobStats {
@@ -314,7 +336,12 @@ export class KafkaRuleJob<S> {
     }
     const event = decoded.event;
     if (event.timestamp < run.watermark) {
-      this.deadLetter(run, message, 'LATE_EVENT', `event time ${event.timestamp} is behind the watermark ${run.watermark}`);
+      this.deadLetter(
+        run,
+        message,
+        'LATE_EVENT',
+        `event time ${event.timestamp} is behind the watermark ${run.watermark}`,
+      );
       return;
     }
     run.buffer.push(event);

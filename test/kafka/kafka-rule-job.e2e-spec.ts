@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import {
+  KafkaRuleJob,
+  type DecodedEvent,
+  type EmittedAlert,
+  type PartitionProcessor,
+  type RuleRecord,
+} from '@cepheus/kafka';
+import { RedisCheckpointStorage } from '@cepheus/redis';
+import Redis from 'ioredis';
+import { redisUrl, uniqueName } from '../support/services';
+import { kafka, produce, testTopics, TopicTail } from '../support/topics';
+
+/**
+ * A deliberately small processor so that this suite tests the Kafka job's protocol, not the rules: per key it counts
+ * events and raises an alert at every `every`-th one; `every` is the broadcast state, set by rule records.
+ */
+type CountState = Map<string, number>;
+class EveryNthProcessor implements PartitionProcessor<CountState> {
+  every = 3;
+  applyRule(record: RuleRecord) {
+    const every = Number(JSON.parse(record.value ?? '{"every":3}').every);
+    if (!Number.isInteger(every) || every < 1) {
+      return { ruleId: record.ruleId, version: null, status: 'rejected' as const, reason: '/every: must be >= 1' };
+    }
+    this.every = every;
+    return { ruleId: record.ruleId, version: 1, status: 'applied' as const };
+  }
+  broadcastDigest() {
+    return createHash('sha256').update(String(this.every)).digest('hex');
+  }
+  createPartitionState(): CountState {
+    return new Map();
+  }
+  processEvent(state: CountState, event: DecodedEvent): EmittedAlert[] {
+    const count = (state.get(event.key) ?? 0) + 1;
+    state.set(event.key, count);
+    if (count % this.every !== 0) return [];
+    return [
+      { id: `${event.key}:${count}`, key: event.key, body: { id: `${event.key}:${count}`, key: event.key, count } },
+    ];
+  }
+  advanceWatermark(): EmittedAlert[] {
+    return [];
+  }
+  snapshotPartition(state: CountState): Uint8Array {
+    return Buffer.from(JSON.stringify([...state]));
+  }
+  restorePartition(data: Uint8Array): CountState {
+    return new Map(JSON.parse(Buffer.from(data).toString()) as Array<[string, number]>);
+  }
+}
+
+function events(keys: number, perKey: number, startTime = 1_000): Array<{ key: string; value: string }> {
+  const out: Array<{ key: string; value: string }> = [];
+  for (let i = 0; i < perKey; i++) {
+    for (let k = 0; k < keys; k++) {
+      out.push({ key: `k${k}`, value: JSON.stringify({ id: `e-${k}-${i}`, timestamp: startTime + i * 10 + k }) });
+    }
+  }
+  return out;
+}
+
+async function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('KafkaRuleJob on the real broker and Redis', () => {
+  const redis = new Redis(redisUrl());
+  afterAll(() => redis.disconnect());
+
+  function newJob(
+    topics: ReturnType<typeof testTopics>,
+    jobId: string,
+    instanceId: string,
+    processor = new EveryNthProcessor(),
+    checkpointIntervalMs = 200,
+  ) {
+    return new KafkaRuleJob({
+      kafka,
+      jobId,
+      instanceId,
+      processor,
+      // One prefix per job: a successor must find its predecessor's snapshots.
+      storage: new RedisCheckpointStorage(redis, { keyPrefix: `cepheus-test-${jobId}` }),
+      topics,
+      checkpointIntervalMs,
+      eventPartitions: 3,
+    });
+  }
+
+  it('writes exactly the expected alerts, and malformed events to the DLQ with their reasons', async () => {
+    const topics = testTopics('job-dlq');
+    const job = newJob(topics, uniqueName('job'), 'i1');
+    await job.start();
+    const alerts = await TopicTail.start(topics.alerts);
+    const dlq = await TopicTail.start(topics.eventsDlq);
+    try {
+      await produce(topics.events, [
+        ...events(4, 6),
+        { key: 'k1', value: 'not json' },
+        { key: 'k1', value: JSON.stringify({ colour: 'red' }) },
+        { key: 'k2', value: JSON.stringify({ timestamp: 1 }) },
+      ]);
+      await alerts.waitFor((t) => t.messages.length >= 8, 30_000, 1500);
+      const ids = alerts
+        .values<{ id: string }>()
+        .map((a) => a.id)
+        .sort();
+      expect(ids).toEqual(['k0:3', 'k0:6', 'k1:3', 'k1:6', 'k2:3', 'k2:6', 'k3:3', 'k3:6']);
+      await dlq.waitFor((t) => t.messages.length >= 3, 10_000, 500);
+      const reasons = dlq
+        .values<{ reason: string; source: { offset: string } }>()
+        .map((d) => d.reason)
+        .sort();
+      expect(reasons).toEqual(['LATE_EVENT', 'MISSING_TIMESTAMP', 'NOT_JSON']);
+      expect(job.stats().dlq).toMatchObject({ NOT_JSON: 1, MISSING_TIMESTAMP: 1, LATE_EVENT: 1 });
+    } finally {
+      await alerts.stop();
+      await dlq.stop();
+      await job.stop();
+    }
+  });
+
+  it('loses and repeats nothing when an instance dies with uncommitted work and a successor takes over', async () => {
+    const topics = testTopics('job-crash');
+    const jobId = uniqueName('job');
+    // Checkpoints only when asked, so that the crash below is sure to fall between two of them.
+    const first = newJob(topics, jobId, 'i1', new EveryNthProcessor(), 600_000);
+    await first.start();
+    const alerts = await TopicTail.start(topics.alerts);
+    try {
+      await produce(topics.events, events(5, 9));
+      await waitUntil(() => first.stats().eventsIn >= 45, 30_000);
+      await first.checkpointNow();
+      await produce(
+        topics.events,
+        events(5, 9, 100_000).map((e) => ({ ...e, value: e.value.replace('"e-', '"f-') })),
+      );
+      await waitUntil(() => first.stats().eventsIn >= 90, 30_000);
+      await first.abort();
+      expect(alerts.messages).toHaveLength(15);
+
+      const second = newJob(topics, jobId, 'i1');
+      await second.start();
+      try {
+        // 5 keys x 18 events, an alert every 3rd: 30 alerts, each exactly once.
+        await alerts.waitFor((t) => t.messages.length >= 30, 40_000, 2000);
+        const ids = alerts.values<{ id: string }>().map((a) => a.id);
+        expect(ids).toHaveLength(30);
+        expect(new Set(ids).size).toBe(30);
+        expect(second.stats().restores).toBeGreaterThan(0);
+        expect(second.stats().restoredWithoutSnapshot).toBe(0);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await alerts.stop();
+    }
+  });
+
+  it('applies broadcast rule records on every instance before it reads events', async () => {
+    const topics = testTopics('job-rules');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: topics.rules, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    await produce(topics.rules, [
+      { key: 'every', value: JSON.stringify({ every: 2 }) },
+      { key: 'every', value: JSON.stringify({ every: 0 }) },
+    ]);
+    const processors = [new EveryNthProcessor(), new EveryNthProcessor()];
+    const jobId = uniqueName('job');
+    const jobs = [newJob(topics, jobId, 'a', processors[0]), newJob(topics, jobId, 'b', processors[1])];
+    let status: TopicTail | undefined;
+    try {
+      await Promise.all(jobs.map((j) => j.start()));
+      status = await TopicTail.start(topics.rulesStatus);
+      expect(processors.map((p) => p.every)).toEqual([2, 2]);
+      expect(jobs[0].stats().broadcastDigest).toBe(jobs[1].stats().broadcastDigest);
+      await status.waitFor((t) => t.messages.length >= 4, 10_000);
+      const reports = status.values<{ instanceId: string; status: string; reason?: string }>();
+      expect(reports.filter((r) => r.status === 'rejected').map((r) => r.reason)).toEqual([
+        '/every: must be >= 1',
+        '/every: must be >= 1',
+      ]);
+    } finally {
+      await status?.stop();
+      await Promise.all(jobs.map((j) => j.stop()));
+    }
+  });
+});
