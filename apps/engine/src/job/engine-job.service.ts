@@ -6,7 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
 import { ENGINE_CONFIG, ENGINE_LOGGER } from '../tokens';
 import type { EngineConfig } from '../config/engine-config';
-import { RulesPartitionProcessor } from './rules-partition-processor';
+import { RulesPartitionProcessor } from '@cepheus/job';
 
 /** Owns the running job: starts it with the application, stops it (final checkpoint) on SIGTERM. */
 @Injectable()

@@ -1,0 +1,4 @@
+// Public surface of @cepheus/job: the rule job's logic (rules in broadcast state, keyed evaluation per partition).
+export { RulesPartitionProcessor } from './rules-partition-processor';
+export type { RulesPartitionProcessorOptions, RulesPartitionState } from './rules-partition-processor';
+export { WakeUpQueue } from './wake-up-queue';

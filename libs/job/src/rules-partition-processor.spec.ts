@@ -1,0 +1,101 @@
+import type { DecodedEvent, EmittedAlert } from '@cepheus/kafka';
+import { FRAUD_RULES, SHAPES_RULES, generateFraud, generateShapes, type ExampleStream } from '@cepheus/rules';
+import { RulesPartitionProcessor, type RulesPartitionState } from './rules-partition-processor';
+
+function record(rule: unknown, offset = 0) {
+  const id = (rule as { id: string }).id;
+  return { ruleId: id, value: JSON.stringify(rule), offset: String(offset), timestamp: 0 };
+}
+
+function decoded(e: ExampleStream['events'][number], i: number): DecodedEvent {
+  return {
+    id: String(e.event.id),
+    key: 'k',
+    timestamp: e.timestamp,
+    payload: e.event,
+    partition: 0,
+    offset: String(i),
+  };
+}
+
+/** Drives the processor as the job does: each event, then the watermark at its time; restores midway when asked. */
+function run(processor: RulesPartitionProcessor, stream: ExampleStream, restoreAt?: number): EmittedAlert[] {
+  let state: RulesPartitionState = processor.createPartitionState();
+  const alerts: EmittedAlert[] = [];
+  stream.events.forEach((e, i) => {
+    if (i === restoreAt) state = processor.restorePartition(processor.snapshotPartition(state));
+    alerts.push(...processor.processEvent(state, decoded(e, i)));
+    alerts.push(...processor.advanceWatermark(state, e.timestamp));
+  });
+  alerts.push(...processor.advanceWatermark(state, stream.endTime));
+  return alerts;
+}
+
+function summary(alerts: EmittedAlert[]): string[] {
+  return alerts
+    .map((a) => {
+      const events = a.body.events as Array<{ id: string }>;
+      return `${String(a.body.ruleId)} ${a.key} ${events[events.length - 1].id}`;
+    })
+    .sort();
+}
+
+function expected(stream: ExampleStream): string[] {
+  return stream.expected.map((e) => `${e.ruleId} ${e.key} ${e.lastEventId}`).sort();
+}
+
+describe('RulesPartitionProcessor', () => {
+  it('finds every planted shapes and fraud case, and the same after a snapshot/restore midway', () => {
+    for (const [rules, stream] of [
+      [SHAPES_RULES, generateShapes({ seed: 11 })],
+      [FRAUD_RULES, generateFraud({ seed: 5, payments: 2000 })],
+    ] as const) {
+      const processor = new RulesPartitionProcessor();
+      rules.forEach((rule, i) => expect(processor.applyRule(record(rule, i)).status).toBe('applied'));
+      const straight = run(processor, stream);
+      expect(summary(straight)).toEqual(expected(stream));
+      const restored = run(processor, stream, Math.floor(stream.events.length / 2));
+      expect(restored.map((a) => a.id)).toEqual(straight.map((a) => a.id));
+    }
+  });
+
+  it('refuses a malformed rule with its field, keeps the running version, and gives equal digests for equal input', () => {
+    const [rule] = SHAPES_RULES as Array<Record<string, unknown>>;
+    const a = new RulesPartitionProcessor();
+    const b = new RulesPartitionProcessor();
+    for (const p of [a, b]) expect(p.applyRule(record(rule)).status).toBe('applied');
+    const broken = { ...rule, version: 2, severity: 'apocalyptic' };
+    const report = a.applyRule(record(broken, 1));
+    expect(report.status).toBe('rejected');
+    expect(report.errors?.map((e) => e.field)).toContain('/severity');
+    expect(report.reason).toMatch(/v1 keeps running/);
+    expect(a.describeRules()).toEqual([{ id: rule.id, version: 1, status: 'active', type: 'sequence' }]);
+    expect(a.broadcastDigest()).toBe(b.broadcastDigest());
+
+    expect(a.applyRule({ ruleId: 'other', value: JSON.stringify(rule), offset: '2', timestamp: 0 }).errors).toEqual([
+      { field: '/id', reason: 'must equal the record key "other"' },
+    ]);
+    expect(a.applyRule(record({ ...rule, version: 1 })).status).toBe('rejected');
+    expect(a.applyRule({ ruleId: 'x', value: '{nope', offset: '3', timestamp: 0 }).reason).toMatch(/not JSON/);
+  });
+
+  it('stops alerting when a rule is paused and drops its state when it is deleted', () => {
+    const stream = generateShapes({ seed: 11 });
+    const processor = new RulesPartitionProcessor();
+    const [rule] = SHAPES_RULES as Array<Record<string, unknown>>;
+    processor.applyRule(record(rule));
+    processor.applyRule(record({ ...rule, version: 2, status: 'paused' }));
+    expect(run(processor, stream)).toEqual([]);
+
+    processor.applyRule(record({ ...rule, version: 3, status: 'active' }));
+    const state = processor.createPartitionState();
+    stream.events.slice(0, 50).forEach((e, i) => processor.processEvent(state, decoded(e, i)));
+    expect(state.keys.size).toBeGreaterThan(0);
+    expect(processor.applyRule({ ruleId: String(rule.id), value: null, offset: '9', timestamp: 0 }).status).toBe(
+      'deleted',
+    );
+    processor.advanceWatermark(state, stream.events[50].timestamp);
+    expect(state.keys.size).toBe(0);
+    expect(processor.describeRules()).toEqual([]);
+  });
+});

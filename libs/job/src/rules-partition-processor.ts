@@ -1,0 +1,244 @@
+import { createHash } from 'node:crypto';
+import { isCepheusError } from '@cepheus/common';
+import type { DecodedEvent, EmittedAlert, PartitionProcessor, RuleRecord, RuleStatusReport } from '@cepheus/kafka';
+import {
+  compileRule,
+  EXAMPLE_FACTS,
+  FactRegistry,
+  RuleEvaluator,
+  type Alert,
+  type CompiledRule,
+  type FactDefinition,
+  type JsonValue,
+  type KeyState,
+  type RuleValidationError,
+} from '@cepheus/rules';
+import { WakeUpQueue } from './wake-up-queue';
+
+/** Keyed state of one events partition: the rules' state per routing key, and when each key next needs time. */
+export interface RulesPartitionState {
+  keys: Map<string, KeyState>;
+  wakeUps: WakeUpQueue;
+  /** The rule-set generation this state was last swept against (deleted rules' state goes at the next sweep). */
+  generation: number;
+}
+
+export interface RulesPartitionProcessorOptions {
+  /** Custom facts rules may use, besides the built-in ones. @defaultValue the example facts (`travelSpeedKmh`) */
+  facts?: readonly FactDefinition[];
+  /** Bound on CEP partial matches per key and rule. @defaultValue 1000 */
+  maxPartialMatches?: number;
+}
+
+interface AppliedRule {
+  compiled: CompiledRule;
+  document: unknown;
+}
+
+/**
+ * The rule job's logic, independent of Kafka: rule records change the broadcast state (validated and compiled; a bad
+ * record is rejected with its field errors and the previous version keeps running), events are routed to their
+ * grouping keys and evaluated by `@cepheus/rules`, and the watermark times out sequences and closes windows.
+ */
+export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitionState> {
+  private readonly applied = new Map<string, AppliedRule>();
+  private readonly facts: FactRegistry;
+  private readonly maxPartialMatches: number;
+  private evaluator = new RuleEvaluator([]);
+  private generation = 0;
+  private digest = digestOf(new Map());
+  private readonly matches: Record<string, number> = {};
+  private readonly liveStates = new Set<WeakRef<RulesPartitionState>>();
+
+  constructor(options: RulesPartitionProcessorOptions = {}) {
+    this.facts = new FactRegistry(options.facts ?? EXAMPLE_FACTS);
+    this.maxPartialMatches = options.maxPartialMatches ?? 1000;
+  }
+
+  applyRule(record: RuleRecord): RuleStatusReport {
+    const { ruleId } = record;
+    if (record.value === null) {
+      const existed = this.applied.delete(ruleId);
+      this.rebuild();
+      return { ruleId, version: null, status: 'deleted', reason: existed ? undefined : 'no such rule was running' };
+    }
+    let document: unknown;
+    try {
+      document = JSON.parse(record.value);
+    } catch (error) {
+      return this.reject(ruleId, null, `the record is not JSON: ${(error as Error).message}`);
+    }
+    const version = versionOf(document);
+    let compiled: CompiledRule;
+    try {
+      compiled = compileRule(document, { facts: this.facts, maxPartialMatches: this.maxPartialMatches });
+    } catch (error) {
+      const errors = isCepheusError(error) ? (error.details?.errors as RuleValidationError[] | undefined) : undefined;
+      return this.reject(ruleId, version, (error as Error).message, errors);
+    }
+    if (compiled.id !== ruleId) {
+      return this.reject(ruleId, version, `the record key "${ruleId}" differs from the rule id "${compiled.id}"`, [
+        { field: '/id', reason: `must equal the record key "${ruleId}"` },
+      ]);
+    }
+    const running = this.applied.get(ruleId);
+    if (running && compiled.version <= running.compiled.version) {
+      return this.reject(
+        ruleId,
+        compiled.version,
+        `version ${compiled.version} is not newer than the running v${running.compiled.version}`,
+        [{ field: '/version', reason: `must be greater than ${running.compiled.version}` }],
+      );
+    }
+    if (compiled.rule.status === 'deleted') this.applied.delete(ruleId);
+    else this.applied.set(ruleId, { compiled, document });
+    this.rebuild();
+    return { ruleId, version: compiled.version, status: compiled.rule.status === 'deleted' ? 'deleted' : 'applied' };
+  }
+
+  broadcastDigest(): string {
+    return this.digest;
+  }
+
+  createPartitionState(): RulesPartitionState {
+    const state: RulesPartitionState = { keys: new Map(), wakeUps: new WakeUpQueue(), generation: this.generation };
+    this.liveStates.add(new WeakRef(state));
+    return state;
+  }
+
+  processEvent(state: RulesPartitionState, event: DecodedEvent): EmittedAlert[] {
+    const payload = event.payload.id === undefined ? { ...event.payload, id: event.id } : event.payload;
+    const routes = this.evaluator.route(payload);
+    if (routes.length === 0) return [];
+    let out: EmittedAlert[] | undefined;
+    for (const route of routes) {
+      let keyState = state.keys.get(route.key);
+      if (keyState === undefined) {
+        keyState = {};
+        state.keys.set(route.key, keyState);
+      }
+      const alerts = this.evaluator.process(keyState, route, payload, event.timestamp);
+      state.wakeUps.set(route.key, this.evaluator.nextWakeUp(keyState));
+      if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
+    }
+    return out ?? [];
+  }
+
+  advanceWatermark(state: RulesPartitionState, watermark: number): EmittedAlert[] {
+    const due = state.generation === this.generation ? state.wakeUps.popDue(watermark) : this.sweep(state);
+    let out: EmittedAlert[] | undefined;
+    for (const key of due) {
+      const keyState = state.keys.get(key);
+      if (keyState === undefined) continue;
+      const alerts = this.evaluator.advanceTime(keyState, key, watermark);
+      if (Object.keys(keyState).length === 0) state.keys.delete(key);
+      else state.wakeUps.set(key, this.evaluator.nextWakeUp(keyState));
+      if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
+    }
+    return out ?? [];
+  }
+
+  snapshotPartition(state: RulesPartitionState): Uint8Array {
+    const keys: Array<[string, JsonValue]> = [];
+    for (const [key, keyState] of state.keys) keys.push([key, this.evaluator.snapshot(keyState)]);
+    return Buffer.from(JSON.stringify({ v: 1, keys }));
+  }
+
+  restorePartition(data: Uint8Array): RulesPartitionState {
+    const parsed = JSON.parse(Buffer.from(data).toString('utf8')) as { v: number; keys: Array<[string, JsonValue]> };
+    if (parsed.v !== 1) throw new Error(`unknown partition snapshot version ${parsed.v}`);
+    const state = this.createPartitionState();
+    for (const [key, data] of parsed.keys) {
+      const keyState = this.evaluator.restore(data);
+      if (Object.keys(keyState).length === 0) continue;
+      state.keys.set(key, keyState);
+      state.wakeUps.set(key, this.evaluator.nextWakeUp(keyState));
+    }
+    return state;
+  }
+
+  partitionStats(state: RulesPartitionState): Record<string, number> {
+    return { keys: state.keys.size, pendingWakeUps: state.wakeUps.size };
+  }
+
+  /** Alerts per rule id since start. */
+  matchCounts(): Record<string, number> {
+    return { ...this.matches };
+  }
+
+  /** Keys holding rule state across the partitions this instance owns. */
+  openStateCount(): number {
+    let total = 0;
+    for (const ref of this.liveStates) {
+      const state = ref.deref();
+      if (state === undefined) this.liveStates.delete(ref);
+      else total += state.keys.size;
+    }
+    return total;
+  }
+
+  /** The rules in broadcast state: id, version, status, kind. */
+  describeRules(): Array<{ id: string; version: number; status: string; type: string }> {
+    return [...this.applied.values()]
+      .map(({ compiled }) => ({
+        id: compiled.id,
+        version: compiled.version,
+        status: compiled.rule.status,
+        type: compiled.kind,
+      }))
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  private reject(
+    ruleId: string,
+    version: number | null,
+    reason: string,
+    errors?: RuleValidationError[],
+  ): RuleStatusReport {
+    const running = this.applied.get(ruleId);
+    const keeps = running ? `; v${running.compiled.version} keeps running` : '';
+    return { ruleId, version, status: 'rejected', reason: `${reason}${keeps}`, errors };
+  }
+
+  private rebuild(): void {
+    this.evaluator = new RuleEvaluator([...this.applied.values()].map((a) => a.compiled));
+    this.generation += 1;
+    this.digest = digestOf(this.applied);
+  }
+
+  /** After a rule change: every key is visited once, so that state of deleted or replaced rules is dropped. */
+  private sweep(state: RulesPartitionState): string[] {
+    state.generation = this.generation;
+    return [...state.keys.keys()];
+  }
+
+  private emitted(alerts: readonly Alert[]): EmittedAlert[] {
+    return alerts.map((alert) => {
+      this.matches[alert.ruleId] = (this.matches[alert.ruleId] ?? 0) + 1;
+      return { id: alert.alertId, key: alert.key, body: alert as unknown as Record<string, unknown> };
+    });
+  }
+}
+
+function versionOf(document: unknown): number | null {
+  const version = (document as { version?: unknown } | null)?.version;
+  return typeof version === 'number' ? version : null;
+}
+
+/** sha256 over the rule documents in id order: identical on every instance that applied the same records. */
+function digestOf(applied: Map<string, AppliedRule>): string {
+  const hash = createHash('sha256');
+  for (const id of [...applied.keys()].sort()) hash.update(canonicalJson([id, applied.get(id)!.document])).update('\n');
+  return hash.digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
