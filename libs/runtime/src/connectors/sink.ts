@@ -32,9 +32,10 @@ export interface Sink<T> {
   readonly name: string;
   createWriter(context: SinkWriterContext): SinkWriter<T> | Promise<SinkWriter<T>>;
   /**
-   * Called once by the coordinator before a restored job starts, with every committable of the restored checkpoint:
-   * they were pre-committed and the checkpoint completed, but the commit may not have happened before the failure.
-   * Must be idempotent (Flink's `recoverAndCommit`).
+   * Called once by the coordinator before every attempt starts (and before any writer exists), with every committable
+   * of the checkpoint it restores (none on a fresh start): they were pre-committed and the checkpoint completed, but
+   * the commit may not have happened before the failure. Must be idempotent (Flink's `recoverAndCommit`). It is also
+   * the place to abort lingering transactions of checkpoints that never completed (Flink's `recoverAndAbort`).
    */
-  recover?(committables: readonly JsonValue[]): void | Promise<void>;
+  recover?(committables: readonly JsonValue[], restoredCheckpointId: number | undefined): void | Promise<void>;
 }

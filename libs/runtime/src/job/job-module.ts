@@ -16,9 +16,15 @@ export interface JobModuleRef {
   params?: JsonValue;
 }
 
-/** Imports the module and builds the job. */
-export async function loadJob(ref: JobModuleRef): Promise<StreamEnvironment> {
-  const mod = (await import(ref.module)) as Record<string, unknown>;
+/**
+ * Imports the module and builds the job. `importer` defaults to dynamic `import()`; worker threads pass a CommonJS
+ * `require` so that tsx's CommonJS hook handles `.ts` modules there.
+ */
+export async function loadJob(
+  ref: JobModuleRef,
+  importer: (path: string) => Promise<unknown> = (path) => import(path),
+): Promise<StreamEnvironment> {
+  const mod = (await importer(ref.module)) as Record<string, unknown>;
   const name = ref.exportName ?? 'default';
   const build = mod[name];
   if (typeof build !== 'function') {

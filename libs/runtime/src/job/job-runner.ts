@@ -16,6 +16,7 @@ import type { ExecutionTuning, Executor, InstancePlan } from './executor';
 import { InThreadExecutor } from './in-thread-executor';
 import type { InstanceMetrics, TaskReport } from './instance-task';
 import { loadJob, type JobModuleRef } from './job-module';
+import { WorkerExecutor } from '../worker/worker-executor';
 import type { StreamEnvironment } from './stream-environment';
 
 /** Where a job starts. */
@@ -254,7 +255,7 @@ export class JobRunner {
       credits: this.#o.credits,
     };
     if (this.#o.threads) {
-      return createWorkerExecutor(
+      return new WorkerExecutor(
         this.#spec as JobModuleRef,
         this.#jobId,
         this.#o.parallelism,
@@ -277,11 +278,9 @@ export class JobRunner {
   async #runAttempt(job: CompiledJob, manifest: CheckpointManifest | undefined): Promise<InstanceMetrics[]> {
     const P = this.#o.parallelism;
     this.#o.onAttempt?.(this.#attemptNo);
-    if (manifest) {
-      // Transactions pre-committed in the restored checkpoint may not have been committed before the failure.
-      const committables = (manifest.metadata.committables ?? {}) as Record<string, JsonValue[]>;
-      for (const s of job.sinks) await s.sink.recover?.(committables[s.name] ?? []);
-    }
+    // Transactions pre-committed in the restored checkpoint may not have been committed before the failure.
+    const committables = (manifest?.metadata.committables ?? {}) as Record<string, JsonValue[]>;
+    for (const s of job.sinks) await s.sink.recover?.(committables[s.name] ?? [], manifest?.checkpointId);
     const plans = await this.#plan(job, manifest);
 
     let fail!: (e: unknown) => void;
@@ -426,9 +425,11 @@ export class JobRunner {
     return this.result();
   }
 
-  /** Test hook: kills one instance (terminates its worker), as a crash would. */
-  killInstance(index: number): void {
-    this.#running().executor.kill(index);
+  /** Test hook: kills one instance (terminates its worker), as a crash would. False when no attempt is running. */
+  killInstance(index: number): boolean {
+    if (!this.#attempt) return false;
+    this.#attempt.executor.kill(index);
+    return true;
   }
 
   /** Live figures: per instance (records, back-pressure, watermark, keys, broadcast digest) and checkpoints. */
@@ -451,21 +452,4 @@ function isFatal(error: unknown): boolean {
 function restoredOffsets(manifest: CheckpointManifest | undefined, sourceName: string): Map<string, JsonValue> {
   const sources = (manifest?.metadata.sources ?? {}) as unknown as Record<string, SplitState[]>;
   return new Map((sources[sourceName] ?? []).map((s) => [s.split, s.offset]));
-}
-
-/** Set by the worker module at load time, so that this file does not import worker_threads code eagerly. */
-let createWorkerExecutor: (
-  ref: JobModuleRef,
-  jobId: string,
-  parallelism: number,
-  attempt: number,
-  tuning: ExecutionTuning,
-  handlers: { onReport(r: TaskReport): void; onError(e: unknown): void },
-) => Executor = () => {
-  throw new CepheusError('CONFIG_INVALID', 'worker executor not available');
-};
-
-/** @internal */
-export function registerWorkerExecutor(factory: typeof createWorkerExecutor): void {
-  createWorkerExecutor = factory;
 }

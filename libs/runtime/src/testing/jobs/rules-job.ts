@@ -1,5 +1,6 @@
 import type { JsonValue } from '../../checkpoint/checkpoint-storage';
 import { CollectionSource, type TimedValue } from '../../connectors/collection-source';
+import { FileSink } from '../../connectors/file-sink';
 import type { Sink } from '../../connectors/sink';
 import { StreamEnvironment } from '../../job/stream-environment';
 import type { ProcessorFactory } from '../../operator/processor';
@@ -30,8 +31,12 @@ export interface RulesJobParams {
   failures?: { attempt: number; n: number }[];
   /** Event source stops emitting after this many records per split (then idles, unbounded). */
   limit?: number;
-  /** Where committed output goes (a FileSink directory in worker tests). */
-  sink: Sink<JsonValue>;
+  /** Where committed output goes (in-thread tests) ... */
+  sink?: Sink<JsonValue>;
+  /** ... or a FileSink directory (worker tests: the parameters must be JSON). */
+  outputDir?: string;
+  /** Busy-wait this many microseconds per event on instance `slowInstance` (flow-control tests). */
+  slowInstance?: { index: number; microsPerEvent: number };
 }
 
 /** Broadcast state of the fixture job. */
@@ -54,11 +59,14 @@ export function buildRulesJob(params: RulesJobParams): StreamEnvironment {
     })
     .keyBy((e) => e.k);
   const failures = params.failures ?? [];
+  const sink = params.sink ?? new FileSink<JsonValue>({ directory: params.outputDir!, fsync: false });
   const processor: ProcessorFactory<FixtureEvent, JsonValue, FixtureRule> = (rt) => {
     const sum = rt.getState(SUM);
+    const spin = params.slowInstance?.index === rt.subtaskIndex ? params.slowInstance.microsPerEvent : 0;
     return {
       processElement(e, ctx) {
         if (failures.some((f) => f.attempt === rt.attempt && f.n === e.n)) throw new Error(`induced failure at ${e.n}`);
+        if (spin > 0) busyWait(spin);
         const s = (sum.value() ?? 0) + e.v;
         sum.update(s);
         ctx.emit({ k: e.k, n: e.n, sum: s });
@@ -76,9 +84,16 @@ export function buildRulesJob(params: RulesJobParams): StreamEnvironment {
   };
   if (params.rules) {
     const rules = env.fromSource(new CollectionSource({ rules: params.rules }, { name: 'rules' })).broadcast(RULES);
-    events.connect(rules).process(processor, { name: 'evaluate' }).sinkTo(params.sink);
+    events.connect(rules).process(processor, { name: 'evaluate' }).sinkTo(sink);
   } else {
-    events.process(processor, { name: 'evaluate' }).sinkTo(params.sink);
+    events.process(processor, { name: 'evaluate' }).sinkTo(sink);
   }
   return env;
+}
+
+function busyWait(micros: number): void {
+  const end = process.hrtime.bigint() + BigInt(micros * 1000);
+  while (process.hrtime.bigint() < end) {
+    // Simulates an expensive operator on one instance.
+  }
 }
