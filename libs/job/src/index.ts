@@ -2,3 +2,5 @@
 export { RulesPartitionProcessor } from './rules-partition-processor';
 export type { RulesPartitionProcessorOptions, RulesPartitionState } from './rules-partition-processor';
 export { WakeUpQueue } from './wake-up-queue';
+export { runRulesLocally } from './local-rule-runner';
+export type { LocalDeadLetter, LocalRunOptions, LocalRunResult } from './local-rule-runner';
