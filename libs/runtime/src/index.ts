@@ -84,3 +84,6 @@ export {
 export { JobRunner, type JobMetrics, type JobResult, type JobRunnerOptions, type RestoreMode } from './job/job-runner';
 export type { JobModuleRef } from './job/job-module';
 export type { InstanceMetrics } from './job/instance-task';
+export { FileSource, type FileSourceOptions } from './connectors/file-source';
+export { FileSink, type FileSinkOptions } from './connectors/file-sink';
+export { StdoutSink, type StdoutSinkOptions } from './connectors/stdout-sink';

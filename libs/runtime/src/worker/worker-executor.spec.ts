@@ -74,4 +74,13 @@ describe('worker threads', () => {
     expect(result.restarts).toBe(2);
     expect(sortedOutput(await FileSink.readCommitted(dir))).toEqual(await reference());
   });
+
+  it('measures back-pressure: an instance feeding a slow one waits for credit', async () => {
+    const even = await workerRunner({ outputDir: dir }, 2).run();
+    await rm(dir, { recursive: true, force: true });
+    const skewed = await workerRunner({ outputDir: dir, slowInstance: { index: 1, microsPerEvent: 300 } }, 2).run();
+    const feeder = skewed.instances[0]!.backPressureRatio;
+    expect(feeder).toBeGreaterThan(0.2);
+    expect(feeder).toBeGreaterThan(2 * even.instances[0]!.backPressureRatio);
+  });
 });
