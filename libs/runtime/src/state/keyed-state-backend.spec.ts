@@ -1,0 +1,127 @@
+import { assignToKeyGroup, instanceForKeyGroup, keyGroupRangeForInstance, murmurHash } from './key-group';
+import { KeyedStateBackend } from './keyed-state-backend';
+import { listState, mapState, valueState } from './state-descriptor';
+
+describe('key groups', () => {
+  it('covers [0, maxParallelism) with contiguous, disjoint ranges, consistent with instanceForKeyGroup', () => {
+    for (const maxP of [1, 7, 128]) {
+      for (let p = 1; p <= Math.min(maxP, 9); p++) {
+        let next = 0;
+        for (let i = 0; i < p; i++) {
+          const r = keyGroupRangeForInstance(maxP, p, i);
+          expect(r.start).toBe(next);
+          for (let kg = r.start; kg <= r.end; kg++) expect(instanceForKeyGroup(maxP, p, kg)).toBe(i);
+          next = r.end + 1;
+        }
+        expect(next).toBe(maxP);
+      }
+    }
+  });
+
+  it('spreads keys evenly and deterministically', () => {
+    const counts = new Array<number>(16).fill(0);
+    for (let i = 0; i < 16000; i++) counts[assignToKeyGroup(`card-${i}`, 16)]!++;
+    expect(Math.min(...counts) / Math.max(...counts)).toBeGreaterThan(0.8);
+    expect(murmurHash('abc')).toBe(murmurHash('abc'));
+    expect(murmurHash('abc')).not.toBe(murmurHash('abd'));
+  });
+});
+
+describe('KeyedStateBackend', () => {
+  const full = { start: 0, end: 15 };
+
+  it('keeps value, list and map state per key', () => {
+    const b = new KeyedStateBackend(16, full, () => 0);
+    const v = b.getValueState(valueState<number>('v', { defaultValue: 5 }));
+    const l = b.getListState(listState<string>('l'));
+    const m = b.getMapState(mapState<number>('m'));
+    b.setCurrentKey('a');
+    expect(v.value()).toBe(5);
+    v.update(1);
+    l.add('x');
+    l.add('y');
+    m.put('k', 1);
+    b.setCurrentKey('b');
+    expect(v.value()).toBe(5);
+    expect(l.get()).toEqual([]);
+    expect(m.get('k')).toBeUndefined();
+    b.setCurrentKey('a');
+    expect([v.value(), l.get(), m.get('k'), m.has('k')]).toEqual([1, ['x', 'y'], 1, true]);
+    m.remove('k');
+    expect(b.keys('m')).toEqual([]);
+  });
+
+  it('expires entries after their TTL and leaves them out of snapshots', () => {
+    let now = 1000;
+    const b = new KeyedStateBackend(16, full, () => now);
+    const v = b.getValueState(valueState<number>('v', { ttl: { ttlMs: 100 } }));
+    b.setCurrentKey('a');
+    v.update(1);
+    b.setCurrentKey('b');
+    v.update(2);
+    now += 60;
+    v.update(3); // refreshes b
+    now += 60;
+    const snap = b.snapshot();
+    const entries = snap.keyGroups.flatMap((kg) => snap.keyGroupData(kg).v?.entries.map((e) => e[0]) ?? []);
+    expect(entries).toEqual(['b']);
+    snap.release();
+    b.setCurrentKey('a');
+    expect(v.value()).toBeUndefined();
+    b.setCurrentKey('b');
+    expect(v.value()).toBe(3);
+  });
+
+  it('snapshots are copy-on-write: changes after the barrier, even in place, do not reach the snapshot', () => {
+    const b = new KeyedStateBackend(16, full, () => 0);
+    const v = b.getValueState(valueState<{ n: number }>('v'));
+    const l = b.getListState(listState<number>('l'));
+    b.setCurrentKey('a');
+    v.update({ n: 1 });
+    l.add(1);
+    const snap = b.snapshot();
+    const obj = v.value()!;
+    obj.n = 99; // in-place mutation of the value read after the barrier
+    v.update(obj);
+    l.add(2);
+    const kg = assignToKeyGroup('a', 16);
+    const data = snap.keyGroupData(kg);
+    expect(data.v!.entries[0]![1]).toEqual({ n: 1 });
+    expect(data.l!.entries[0]![1]).toEqual([1]);
+    snap.release();
+    expect(v.value()).toEqual({ n: 99 });
+    expect(l.get()).toEqual([1, 2]);
+  });
+
+  it('restores key groups into a backend with another range, and refuses keys it does not own', () => {
+    const a = new KeyedStateBackend(16, full, () => 0);
+    const v = a.getValueState(valueState<number>('v'));
+    const m = a.getMapState(mapState<string>('m'));
+    for (let i = 0; i < 50; i++) {
+      a.setCurrentKey(`k${i}`);
+      v.update(i);
+      m.put('x', `v${i}`);
+    }
+    const snap = a.snapshot();
+    const range = keyGroupRangeForInstance(16, 3, 1);
+    const b = new KeyedStateBackend(16, range, () => 0);
+    for (const kg of snap.keyGroups)
+      if (kg >= range.start && kg <= range.end) b.restoreKeyGroup(kg, snap.keyGroupData(kg));
+    const bv = b.getValueState(valueState<number>('v'));
+    const bm = b.getMapState(mapState<string>('m'));
+    let owned = 0;
+    for (let i = 0; i < 50; i++) {
+      const kg = assignToKeyGroup(`k${i}`, 16);
+      if (kg < range.start || kg > range.end) {
+        expect(() => b.setCurrentKey(`k${i}`)).toThrow();
+        continue;
+      }
+      owned++;
+      b.setCurrentKey(`k${i}`);
+      expect(bv.value()).toBe(i);
+      expect(bm.get('x')).toBe(`v${i}`);
+    }
+    expect(owned).toBeGreaterThan(5);
+    expect(() => b.restoreKeyGroup(range.end + 1, {})).toThrow();
+  });
+});
