@@ -6,19 +6,19 @@ import { ManualClock } from '../time/clock';
 import { JobRunner } from './job-runner';
 import { StreamEnvironment } from './stream-environment';
 
-interface Ev {
+type Ev = {
   k: string;
   n: number;
-}
+};
 
 const tv = (k: string, n: number, ts: number): TimedValue<Ev> => ({ value: { k, n }, timestamp: ts });
 
 describe('event time, timers, side outputs', () => {
   it('fires event-time timers by watermark, sends late events to a side output, and fires all timers at the end', async () => {
     const env = new StreamEnvironment({ jobName: 'time', maxParallelism: 8 });
-    const late = new OutputTag<Ev>('late');
+    const late = new OutputTag<Ev & JsonValue>('late');
     const main = new CollectSink<JsonValue>('main');
-    const lateSink = new CollectSink<JsonValue>('late');
+    const lateSink = new CollectSink<Ev & JsonValue>('late');
     // One split, in this order: watermark = max timestamp - 5 - 1.
     const data = [tv('a', 1, 100), tv('a', 2, 103), tv('a', 3, 120), tv('a', 4, 101), tv('a', 5, 200), tv('a', 6, 130)];
     const processed = env
@@ -96,7 +96,7 @@ describe('event time, timers, side outputs', () => {
       .map((e) => e, 'identity')
       .keyBy((e) => e.k, 'by-k')
       .process<Ev>(() => ({ processElement() {} }), { name: 'proc' })
-      .sinkTo(new CollectSink(), 'out');
+      .sinkTo(new CollectSink<Ev & JsonValue>(), 'out');
     expect(env.describe().nodes.map((n) => [n.name, n.kind, n.parents])).toEqual([
       ['events', 'source', []],
       ['identity', 'map', [0]],
