@@ -5,8 +5,11 @@
 //   node scripts/kafka.mjs start    resolve jars (once), format storage, start, wait until it answers
 //   node scripts/kafka.mjs stop     stop the broker this script started, remove its data, free its ports
 //   node scripts/kafka.mjs status   print the state file of the running broker
+//   node scripts/kafka.mjs restart  stop and start again on the same ports with the same data (fault tests)
 //
 // The broker's address is written to .cache/kafka/state.json ({ pid, brokers, dataDir, logFile }).
+// CEPHEUS_KAFKA_NAME=<name> runs a second, independent broker (state file <name>.state.json), e.g. for tests that
+// restart their broker without disturbing the shared one.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import {
@@ -25,7 +28,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cacheDir = process.env.CEPHEUS_KAFKA_CACHE ?? join(root, '.cache', 'kafka');
 const libDir = join(cacheDir, 'lib');
-const stateFile = join(cacheDir, 'state.json');
+const brokerName = process.env.CEPHEUS_KAFKA_NAME ?? '';
+const stateFile = join(cacheDir, brokerName ? `${brokerName}.state.json` : 'state.json');
 const pom = join(root, 'infra', 'kafka', 'pom.xml');
 const log4jConfig = join(root, 'infra', 'kafka', 'log4j2.properties');
 const startTimeoutMs = Number(process.env.CEPHEUS_KAFKA_START_TIMEOUT_MS ?? 90_000);
@@ -147,7 +151,7 @@ async function start() {
   const dataDir = mkdtempSync(join(process.env.TMPDIR ?? '/tmp', 'cepheus-kafka-'));
   const port = Number(process.env.CEPHEUS_KAFKA_PORT ?? (await freePort()));
   const controllerPort = await freePort();
-  const logFile = join(cacheDir, 'broker.log');
+  const logFile = join(cacheDir, brokerName ? `${brokerName}-broker.log` : 'broker.log');
   const propsFile = join(dataDir, 'server.properties');
   const properties = {
     'process.roles': 'broker,controller',
@@ -185,7 +189,15 @@ async function start() {
   const format = java(['kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', propsFile]);
   if (format.status !== 0) fail(`formatting the KRaft storage failed:\n${format.stdout}\n${format.stderr}`);
 
-  const out = openSync(logFile, 'w');
+  writeFileSync(logFile, '');
+  const state = { port, controllerPort, brokers: `127.0.0.1:${port}`, dataDir, logFile, clusterId, propsFile };
+  await launch(state);
+}
+
+/** Starts the JVM for a formatted data directory and waits until the broker answers. */
+async function launch(base) {
+  const { logFile, propsFile, dataDir } = base;
+  const out = openSync(logFile, 'a');
   const child = spawn(
     'java',
     [
@@ -203,7 +215,7 @@ async function start() {
     { detached: true, stdio: ['ignore', out, out] },
   );
   child.unref();
-  const state = { pid: child.pid, port, controllerPort, brokers: `127.0.0.1:${port}`, dataDir, logFile, clusterId };
+  const state = { ...base, pid: child.pid };
   writeFileSync(stateFile, JSON.stringify(state, null, 2));
 
   const startedAt = Date.now();
@@ -213,7 +225,7 @@ async function start() {
       rmSync(stateFile, { force: true });
       fail(`the broker exited during start-up; last lines of ${logFile}:\n${tail}`);
     }
-    if ((await portAnswers(port)) && (await brokerAnswers(state.brokers))) {
+    if ((await portAnswers(state.port)) && (await brokerAnswers(state.brokers))) {
       log(`started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s: pid ${child.pid}, brokers ${state.brokers}`);
       process.stdout.write(`${state.brokers}\n`);
       return;
@@ -224,11 +236,11 @@ async function start() {
   fail(`the broker did not answer within ${startTimeoutMs} ms; see ${logFile}`);
 }
 
-async function stop() {
+async function stop(keepData = false) {
   const state = readState();
   if (!state) {
     log('no broker started by this script is running');
-    return;
+    return undefined;
   }
   if (isAlive(state.pid)) {
     // SIGTERM lets the broker shut down cleanly (controlled shutdown, logs flushed).
@@ -245,9 +257,16 @@ async function stop() {
     const deadline = Date.now() + 10_000;
     while ((await portAnswers(port)) && Date.now() < deadline) await sleep(200);
   }
-  rmSync(state.dataDir, { recursive: true, force: true });
+  if (!keepData) rmSync(state.dataDir, { recursive: true, force: true });
   rmSync(stateFile, { force: true });
   log(`stopped (pid ${state.pid}); log kept at ${state.logFile}`);
+  return state;
+}
+
+async function restart() {
+  const state = await stop(true);
+  if (!state) fail('nothing to restart');
+  await launch(state);
 }
 
 async function status() {
@@ -260,9 +279,9 @@ async function status() {
   }
 }
 
-const commands = { start, stop, status };
+const commands = { start, stop: () => stop(false), status, restart };
 const command = process.argv[2];
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (!commands[command]) fail(`usage: kafka.mjs start|stop|status (got ${command ?? 'nothing'})`);
+  if (!commands[command]) fail(`usage: kafka.mjs start|stop|status|restart (got ${command ?? 'nothing'})`);
   commands[command]().catch((error) => fail(error.stack ?? String(error)));
 }

@@ -29,7 +29,7 @@ export function engineTopicEnv(topics: ReturnType<typeof testTopics>): Record<st
 
 export async function produce(
   topic: string,
-  messages: Array<{ key: string | null; value: string | null }>,
+  messages: Array<{ key: string | null; value: string | null; partition?: number }>,
 ): Promise<void> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();

@@ -19,6 +19,8 @@ export interface EngineConfig {
   CEPHEUS_OUT_OF_ORDERNESS_MS: number;
   /** @defaultValue 2 */
   CEPHEUS_RETAINED_CHECKPOINTS: number;
+  /** Consumer-group session timeout: how soon a crashed instance's partitions move. @defaultValue 30000 */
+  CEPHEUS_SESSION_TIMEOUT_MS: number;
   CEPHEUS_EVENTS_TOPIC: string;
   CEPHEUS_RULES_TOPIC: string;
   CEPHEUS_ALERTS_TOPIC: string;
@@ -53,6 +55,7 @@ const schema = {
     CEPHEUS_CHECKPOINT_INTERVAL_MS: { type: 'integer', minimum: 50, maximum: 600000, default: 1000 },
     CEPHEUS_OUT_OF_ORDERNESS_MS: { type: 'integer', minimum: 0, default: 0 },
     CEPHEUS_RETAINED_CHECKPOINTS: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
+    CEPHEUS_SESSION_TIMEOUT_MS: { type: 'integer', minimum: 6000, maximum: 300000, default: 30000 },
     CEPHEUS_EVENTS_TOPIC: { type: 'string', minLength: 1, default: 'events' },
     CEPHEUS_RULES_TOPIC: { type: 'string', minLength: 1, default: 'rules' },
     CEPHEUS_ALERTS_TOPIC: { type: 'string', minLength: 1, default: 'alerts' },

@@ -48,6 +48,7 @@ export class EngineJobService implements OnModuleInit, OnApplicationShutdown {
       checkpointIntervalMs: config.CEPHEUS_CHECKPOINT_INTERVAL_MS,
       outOfOrdernessMs: config.CEPHEUS_OUT_OF_ORDERNESS_MS,
       retainedCheckpoints: config.CEPHEUS_RETAINED_CHECKPOINTS,
+      sessionTimeoutMs: config.CEPHEUS_SESSION_TIMEOUT_MS,
       createTopics: config.CEPHEUS_CREATE_TOPICS,
       eventPartitions: config.CEPHEUS_EVENT_PARTITIONS,
       decoder: { maxBytes: config.CEPHEUS_MAX_EVENT_BYTES },

@@ -42,6 +42,11 @@ export interface KafkaRuleJobOptions<S> {
   eventPartitions?: number;
   decoder?: EventDecoderOptions;
   logger?: JobLogger;
+  /**
+   * How long the group waits for a silent member before its partitions move. Shorter means faster fail-over after a
+   * crash; the broker bounds it (group.min.session.timeout.ms, 6 s by default). @defaultValue 30000
+   */
+  sessionTimeoutMs?: number;
 }
 
 /** Counters the engine exposes as metrics. */
@@ -175,7 +180,8 @@ export class KafkaRuleJob<S> {
     const consumer = kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
-      sessionTimeout: 30_000,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.max(500, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 10)),
       rebalanceTimeout: 60_000,
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
