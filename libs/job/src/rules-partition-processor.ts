@@ -114,7 +114,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     for (const route of routes) {
       let keyState = state.keys.get(route.key);
       if (keyState === undefined) {
-        keyState = {};
+        keyState = new Map();
         state.keys.set(route.key, keyState);
       }
       const alerts = this.evaluator.process(keyState, route, payload, event.timestamp);
@@ -131,7 +131,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       const keyState = state.keys.get(key);
       if (keyState === undefined) continue;
       const alerts = this.evaluator.advanceTime(keyState, key, watermark);
-      if (Object.keys(keyState).length === 0) state.keys.delete(key);
+      if (keyState.size === 0) state.keys.delete(key);
       else state.wakeUps.set(key, this.evaluator.nextWakeUp(keyState));
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
     }
@@ -150,7 +150,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     const state = this.createPartitionState();
     for (const [key, data] of parsed.keys) {
       const keyState = this.evaluator.restore(data);
-      if (Object.keys(keyState).length === 0) continue;
+      if (keyState.size === 0) continue;
       state.keys.set(key, keyState);
       state.wakeUps.set(key, this.evaluator.nextWakeUp(keyState));
     }
