@@ -61,8 +61,11 @@ export interface NfaOptions {
   maxPartialMatches?: number;
 }
 
-const NO_MATCHES: Match<never>[] = [];
-const NO_TIMEOUTS: TimedOutMatch<never>[] = [];
+const NO_MATCHES: Match<never>[] = Object.freeze([]) as unknown as Match<never>[];
+const NO_TIMEOUTS: TimedOutMatch<never>[] = Object.freeze([]) as unknown as TimedOutMatch<never>[];
+// Most events complete nothing: answering with one shared, frozen result keeps the hot path allocation-free.
+const EMPTY_CONTEXT: ConditionContext<never> = Object.freeze({ getEventsForPattern: () => NO_MATCHES });
+const NOTHING: NfaResult<never> = Object.freeze({ matches: NO_MATCHES, timedOut: NO_TIMEOUTS });
 
 /**
  * Reads the events already matched on a path; one instance per NFA, pointed at the path being evaluated, so that
@@ -100,6 +103,7 @@ export class NFA<E> {
   private readonly hasTail: boolean;
   private readonly tailWaitsForWindow: boolean;
   private readonly skip: AfterMatchSkipStrategy;
+  private readonly prunes: boolean;
   private readonly cap: number;
   private readonly ctx: PathContext<E>;
   // Scratch space reused across calls (process is synchronous and not re-entrant).
@@ -123,6 +127,7 @@ export class NFA<E> {
     this.hasTail = compiled.tailNotNext.length + compiled.tailNotFollowedBy.length > 0;
     this.tailWaitsForWindow = compiled.tailNotFollowedBy.length > 0;
     this.skip = compiled.skip;
+    this.prunes = compiled.skip.prunes;
     this.cap = options.maxPartialMatches ?? 10_000;
     this.ctx = new PathContext(compiled.steps);
   }
@@ -140,12 +145,20 @@ export class NFA<E> {
     return createNfaState<E>();
   }
 
-  /** Feeds one event; returns the matches it completes and the partial matches its timestamp times out. */
+  /**
+   * Feeds one event; returns the matches it completes and the partial matches its timestamp times out. When there
+   * are none, the result is a shared frozen object: read it, do not change it.
+   */
   process(state: NfaState<E>, event: E, timestamp: number): NfaResult<E> {
+    if (state.pm.length === 0 && state.held.length === 0 && !this.starts(event)) {
+      // Fast path for the common case of a key with nothing running and an event that starts nothing.
+      state.seq++;
+      return NOTHING as NfaResult<E>;
+    }
     const doneNode = this.doneNode;
     const doneStart = this.doneStart;
-    doneNode.length = 0;
-    doneStart.length = 0;
+    if (doneNode.length !== 0) doneNode.length = 0;
+    if (doneStart.length !== 0) doneStart.length = 0;
     const timedOut = this.expire(state, timestamp);
     const buf = state.buf;
     this.buf = buf;
@@ -155,7 +168,7 @@ export class NFA<E> {
     this.seq = state.seq++;
     this.slot = -1;
     const born = this.born;
-    born.length = 0;
+    if (born.length !== 0) born.length = 0;
     const pms = state.pm;
     let w = 0;
     for (let r = 0; r < pms.length; r++) {
@@ -163,19 +176,19 @@ export class NFA<E> {
       if (this.advance(pm, event)) pms[w++] = pm;
       else releaseNode(buf, pm.n);
     }
-    pms.length = w;
+    if (pms.length !== w) pms.length = w;
     const entry = this.compiled.entry;
     for (let j = 0; j < entry.length; j++) {
       const step = this.steps[entry[j]];
-      this.ctx.node = -1;
-      if (step.condition(event, this.ctx)) this.take(-1, step, 0, timestamp, this.seq);
+      if (step.condition(event, EMPTY_CONTEXT)) this.take(-1, step, 0, timestamp, this.seq);
     }
     for (let j = 0; j < born.length; j++) pms.push(born[j]);
-    born.length = 0;
+    if (born.length !== 0) born.length = 0;
     if (pms.length > this.cap) this.dropOldest(state);
     const completedSeq = this.seq;
     this.event = undefined;
     const matches = this.emit(state, completedSeq);
+    if (matches.length === 0 && timedOut.length === 0) return NOTHING as NfaResult<E>;
     return { matches, timedOut };
   }
 
@@ -184,10 +197,11 @@ export class NFA<E> {
    * and the matches that completed by waiting (a NOT at the end, or matches held back for the skip strategy).
    */
   advanceTime(state: NfaState<E>, time: number): NfaResult<E> {
-    this.doneNode.length = 0;
-    this.doneStart.length = 0;
+    if (this.doneNode.length !== 0) this.doneNode.length = 0;
+    if (this.doneStart.length !== 0) this.doneStart.length = 0;
     const timedOut = this.expire(state, time);
     const matches = this.emit(state, state.seq);
+    if (matches.length === 0 && timedOut.length === 0) return NOTHING as NfaResult<E>;
     return { matches, timedOut };
   }
 
@@ -318,6 +332,13 @@ export class NFA<E> {
     this.doneStart.push(start);
   }
 
+  /** Whether the event can be a match's first event. */
+  private starts(event: E): boolean {
+    const entry = this.compiled.entry;
+    for (let j = 0; j < entry.length; j++) if (this.steps[entry[j]].condition(event, EMPTY_CONTEXT)) return true;
+    return false;
+  }
+
   /** Closes windows: timed-out partial matches go to the side output; a pending NOT-at-end match completes. */
   private expire(state: NfaState<E>, time: number): TimedOutMatch<E>[] {
     if (this.window === Infinity || state.pm.length === 0) return NO_TIMEOUTS as TimedOutMatch<E>[];
@@ -347,7 +368,7 @@ export class NFA<E> {
       }
       releaseNode(buf, pm.n);
     }
-    pms.length = w;
+    if (pms.length !== w) pms.length = w;
     return out ?? (NO_TIMEOUTS as TimedOutMatch<E>[]);
   }
 
@@ -358,9 +379,10 @@ export class NFA<E> {
    * match that never ends, such as an unbounded loop without `within`, holds every later match back.)
    */
   private emit(state: NfaState<E>, completedSeq: number): Match<E>[] {
-    const buf = state.buf;
     const n = this.doneNode.length;
-    if (!this.skip.prunes) {
+    if (n === 0 && state.held.length === 0) return NO_MATCHES as Match<E>[];
+    const buf = state.buf;
+    if (!this.prunes) {
       if (n === 0) return NO_MATCHES as Match<E>[];
       const order = this.orderDone(buf);
       const out: Match<E>[] = [];
@@ -408,13 +430,13 @@ export class NFA<E> {
       if (pm.i < keepFrom) releaseNode(buf, pm.n);
       else state.pm[w++] = pm;
     }
-    state.pm.length = w;
+    if (state.pm.length !== w) state.pm.length = w;
     w = 0;
     for (const h of state.held) {
       if (h.i < keepFrom) releaseNode(buf, h.n);
       else state.held[w++] = h;
     }
-    state.held.length = w;
+    if (state.held.length !== w) state.held.length = w;
   }
 
   /** The cap policy: drop the partial matches with the earliest first event, and count them. */
@@ -428,7 +450,7 @@ export class NFA<E> {
       if (drop.has(r)) releaseNode(state.buf, pms[r].n);
       else pms[w++] = pms[r];
     }
-    pms.length = w;
+    if (pms.length !== w) pms.length = w;
     state.dropped += excess;
   }
 

@@ -1,0 +1,216 @@
+/**
+ * CEP library benchmark: `npx tsx bench/cep/main.ts` (or `npm run bench:cep`).
+ *
+ * Scenarios, each with one key and with 10,000 keys (one NFA, one state per key, events in timestamp order):
+ *   1. square then triangle, strict contiguity (`next`), within a window;
+ *   2. `a followedByAny b.oneOrMore() followedBy c` within a window (branching partial matches);
+ *   3. 100 patterns at once over one stream (each event goes through 100 NFAs).
+ * Prints medians of several runs, one figure a line as `name: value unit`; state size is the JSON length of the
+ * checkpoint snapshot per key, taken at half and at the end of the stream (flat when the window slides). The
+ * headline figure, printed last, is scenario 1 with 10,000 keys.
+ */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { NFA, Pattern } from '@cepheus/cep';
+import type { NfaState } from '@cepheus/cep';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+interface Shape {
+  shape: 'square' | 'triangle' | 'circle';
+  colour: number;
+}
+interface Letter {
+  k: 'a' | 'b' | 'c' | 'd';
+  v: number;
+}
+interface Tx {
+  type: number;
+  amount: number;
+}
+
+/** Deterministic xorshift so that every run sees the same stream. */
+function rng(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+interface Stream<E> {
+  events: E[];
+  keys: Int32Array;
+}
+
+function makeStream<E>(n: number, keyCount: number, make: (r: () => number) => E): Stream<E> {
+  const r = rng(12345);
+  const events: E[] = new Array<E>(n);
+  const keys = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    events[i] = make(r);
+    keys[i] = Math.floor(r() * keyCount);
+  }
+  return { events, keys };
+}
+
+interface RunResult {
+  seconds: number;
+  matches: number;
+  bytesHalf: number;
+  bytesEnd: number;
+}
+
+/** Runs a stream through `nfas` (one state per key per NFA); timestamps are the event index (1 ms apart). */
+function runOnce<E>(nfas: NFA<E>[], stream: Stream<E>, keyCount: number, measure: boolean): RunResult {
+  const states: NfaState<E>[][] = nfas.map(() => Array.from({ length: keyCount }, () => undefined as never));
+  for (let j = 0; j < nfas.length; j++) for (let k = 0; k < keyCount; k++) states[j][k] = nfas[j].createState();
+  const n = stream.events.length;
+  let matches = 0;
+  let bytesHalf = 0;
+  let seconds = 0;
+  const half = n >> 1;
+  let t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    if (i === half && measure) {
+      seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+      bytesHalf = stateBytes(nfas, states, keyCount);
+      t0 = process.hrtime.bigint();
+    }
+    const e = stream.events[i];
+    const key = stream.keys[i];
+    for (let j = 0; j < nfas.length; j++) matches += nfas[j].process(states[j][key], e, i).matches.length;
+  }
+  seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+  const bytesEnd = measure ? stateBytes(nfas, states, keyCount) : 0;
+  return { seconds, matches, bytesHalf, bytesEnd };
+}
+
+/** Mean JSON bytes of the checkpoint snapshot per key (all NFAs of the key together). */
+function stateBytes<E>(nfas: NFA<E>[], states: NfaState<E>[][], keyCount: number): number {
+  let total = 0;
+  for (let j = 0; j < nfas.length; j++) {
+    for (let k = 0; k < keyCount; k++) total += JSON.stringify(nfas[j].snapshot(states[j][k])).length;
+  }
+  return total / keyCount;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+function fmt(x: number): string {
+  return x >= 100 ? Math.round(x).toString() : x.toFixed(1);
+}
+
+interface Scenario<E> {
+  name: string;
+  nfas: (keyCount: number) => NFA<E>[];
+  events: number;
+  make: (r: () => number) => E;
+}
+
+function bench<E>(s: Scenario<E>, keyCount: number): { eps: number } {
+  const stream = makeStream(s.events, keyCount, s.make);
+  const nfas = s.nfas(keyCount);
+  runOnce(nfas, makeStream(Math.min(s.events, 50_000), keyCount, s.make), keyCount, false); // warm-up
+  const eps: number[] = [];
+  const mps: number[] = [];
+  let last: RunResult | undefined;
+  for (let r = 0; r < RUNS; r++) {
+    gc();
+    last = runOnce(nfas, stream, keyCount, r === 0);
+    eps.push(s.events / last.seconds);
+    mps.push(last.matches / last.seconds);
+    if (r === 0) {
+      const label = `${s.name}_${keyCount === 1 ? '1key' : `${keyCount / 1000}k_keys`}`;
+      console.log(`${label}_state_bytes_per_key_at_half: ${fmt(last.bytesHalf)} bytes`);
+      console.log(`${label}_state_bytes_per_key_at_end: ${fmt(last.bytesEnd)} bytes`);
+      console.log(`${label}_matches: ${last.matches} matches`);
+    }
+  }
+  const label = `${s.name}_${keyCount === 1 ? '1key' : `${keyCount / 1000}k_keys`}`;
+  console.log(`${label}_events_per_s: ${fmt(median(eps))} events/s`);
+  console.log(`${label}_matches_per_s: ${fmt(median(mps))} matches/s`);
+  return { eps: median(eps) };
+}
+
+/** Window in ms covering about `perKey` events of one key (events are 1 ms apart across all keys). */
+const windowFor = (keyCount: number, perKey: number): number => perKey * keyCount;
+
+const squareTriangle: Scenario<Shape> = {
+  name: 'scenario1_square_next_triangle',
+  events: 2_000_000,
+  make: (r) => ({ shape: (['square', 'triangle', 'circle'] as const)[Math.floor(r() * 3)], colour: 0 }),
+  nfas: (keyCount) => [
+    NFA.compile(
+      Pattern.begin<Shape>('square')
+        .where((e) => e.shape === 'square')
+        .next('triangle')
+        .where((e) => e.shape === 'triangle')
+        .within(windowFor(keyCount, 20)),
+    ),
+  ],
+};
+
+const branching: Scenario<Letter> = {
+  name: 'scenario2_a_followedByAny_bplus_followedBy_c',
+  events: 300_000,
+  make: (r) => ({ k: (['a', 'b', 'c', 'd'] as const)[Math.floor(r() * 4)], v: 0 }),
+  nfas: (keyCount) => [
+    NFA.compile(
+      Pattern.begin<Letter>('a')
+        .where((e) => e.k === 'a')
+        .followedByAny('b')
+        .where((e) => e.k === 'b')
+        .oneOrMore()
+        .followedBy('c')
+        .where((e) => e.k === 'c')
+        .within(windowFor(keyCount, 12)),
+    ),
+  ],
+};
+
+const hundred: Scenario<Tx> = {
+  name: 'scenario3_100_patterns',
+  events: 200_000,
+  make: (r) => ({ type: Math.floor(r() * 10), amount: Math.floor(r() * 1000) }),
+  nfas: (keyCount) =>
+    Array.from({ length: 100 }, (_, j) => {
+      const first = j % 10;
+      const second = Math.floor(j / 10);
+      const limit = 500 + (j % 7) * 50;
+      return NFA.compile(
+        Pattern.begin<Tx>('first')
+          .where((e) => e.type === first && e.amount > limit)
+          .followedBy('second')
+          .where((e) => e.type === second && e.amount > limit)
+          .within(windowFor(keyCount, 30)),
+      );
+    }),
+};
+
+function main(): void {
+  console.log(`# cep benchmark: node ${process.version}, medians of ${RUNS} runs, timestamps 1 ms apart`);
+  const only = process.env.BENCH_ONLY;
+  if (only === undefined || only === '2') {
+    bench(branching, 1);
+    bench(branching, 10_000);
+  }
+  if (only === undefined || only === '3') {
+    bench(hundred, 1);
+    bench(hundred, 10_000);
+  }
+  if (only === '2' || only === '3') return;
+  bench(squareTriangle, 1);
+  const headline = bench(squareTriangle, 10_000);
+  console.log(`headline_scenario1_10k_keys_events_per_s: ${fmt(headline.eps)} events/s`);
+}
+
+main();
