@@ -1,6 +1,15 @@
 import type { MessagePort } from 'node:worker_threads';
 import { decodeFrame, encodeFrame, type DataFrame } from './data-frame';
 
+/** Turns a frame into bytes to transfer, and back. */
+export interface FrameCodec {
+  encode(frame: DataFrame): ArrayBuffer;
+  decode(buf: ArrayBuffer): DataFrame;
+}
+
+/** JSON text in an ArrayBuffer: works for any JSON-safe record. */
+export const JSON_FRAME_CODEC: FrameCodec = { encode: encodeFrame, decode: decodeFrame };
+
 /** Messages on a connection: data frames one way, credit grants the other way. */
 export type ConnectionMessage = { t: 'data'; ch: number; buf: ArrayBuffer } | { t: 'credit'; ch: number; n: number };
 
@@ -33,11 +42,12 @@ export class OutputChannel {
     readonly channelId: number,
     /** Frames that may wait for credit before the producer is told to stop. */
     private readonly maxBacklog = 2,
+    private readonly codec: FrameCodec = JSON_FRAME_CODEC,
   ) {}
 
   /** Queues or sends a frame. */
   send(frame: DataFrame): void {
-    const buf = encodeFrame(frame);
+    const buf = this.codec.encode(frame);
     if (this.#credits > 0 && this.#backlog.length === 0) this.#post(buf);
     else this.#backlog.push(buf);
   }
@@ -95,6 +105,7 @@ export class InputChannel {
     readonly channelId: number,
     credits: number,
     private readonly deliver: (frame: DataFrame, release: () => void) => void,
+    private readonly codec: FrameCodec = JSON_FRAME_CODEC,
   ) {
     port.postMessage({ t: 'credit', ch: channelId, n: credits });
   }
@@ -103,7 +114,7 @@ export class InputChannel {
   receive(buf: ArrayBuffer): void {
     this.#received++;
     let released = false;
-    this.deliver(decodeFrame(buf), () => {
+    this.deliver(this.codec.decode(buf), () => {
       if (released) return;
       released = true;
       this.port.postMessage({ t: 'credit', ch: this.channelId, n: 1 });
@@ -131,14 +142,19 @@ export class Connection {
     });
   }
 
-  output(channelId: number, maxBacklog?: number): OutputChannel {
-    const ch = new OutputChannel(this.port as ConnectionPort, channelId, maxBacklog);
+  output(channelId: number, maxBacklog?: number, codec?: FrameCodec): OutputChannel {
+    const ch = new OutputChannel(this.port as ConnectionPort, channelId, maxBacklog, codec);
     this.#outputs.set(channelId, ch);
     return ch;
   }
 
-  input(channelId: number, credits: number, deliver: (frame: DataFrame, release: () => void) => void): InputChannel {
-    const ch = new InputChannel(this.port as ConnectionPort, channelId, credits, deliver);
+  input(
+    channelId: number,
+    credits: number,
+    deliver: (frame: DataFrame, release: () => void) => void,
+    codec?: FrameCodec,
+  ): InputChannel {
+    const ch = new InputChannel(this.port as ConnectionPort, channelId, credits, deliver, codec);
     this.#inputs.set(channelId, ch);
     return ch;
   }

@@ -1,4 +1,5 @@
 import { CepheusError } from '@cepheus/common';
+import type { RecordCodec } from '../channel/frame-codec';
 import type { Sink } from '../connectors/sink';
 import type { Source } from '../connectors/source';
 import type { ProcessorFactory } from '../operator/processor';
@@ -30,6 +31,8 @@ export class CompiledJob {
     readonly watermarks: WatermarkStrategy;
   };
   readonly keySelector: (value: unknown) => string | number;
+  /** Binary form of keyed records between threads, if the job gave one. */
+  readonly keyCodec: RecordCodec<unknown> | undefined;
   readonly broadcastSource: { readonly name: string; readonly source: Source<unknown> } | undefined;
   readonly process: {
     readonly name: string;
@@ -58,7 +61,9 @@ export class CompiledJob {
 
     const keyBy = nodes[process.parents[0]!]!;
     if (keyBy.impl.kind !== 'keyBy') fail('the process step must follow keyBy');
-    this.keySelector = (keyBy.impl as { fn: (v: unknown) => string | number }).fn;
+    const keyImpl = keyBy.impl as { fn: (v: unknown) => string | number; codec: RecordCodec<unknown> | undefined };
+    this.keySelector = keyImpl.fn;
+    this.keyCodec = keyImpl.codec;
     const upstream = (from: JobNode, stopKind: string): JobNode[] => {
       const chain: JobNode[] = [];
       let node = nodes[from.parents[0]!]!;

@@ -1,3 +1,4 @@
+import type { RecordCodec } from '../channel/frame-codec';
 import type { JsonValue } from '../checkpoint/checkpoint-storage';
 import type { Sink } from '../connectors/sink';
 import type { Source } from '../connectors/source';
@@ -26,7 +27,7 @@ export type NodeImpl =
   | { kind: 'map'; fn: (value: unknown) => unknown }
   | { kind: 'filter'; fn: (value: unknown) => boolean }
   | { kind: 'flatMap'; fn: (value: unknown) => Iterable<unknown> }
-  | { kind: 'keyBy'; fn: (value: unknown) => string | number }
+  | { kind: 'keyBy'; fn: (value: unknown) => string | number; codec: RecordCodec<unknown> | undefined }
   | { kind: 'broadcast'; descriptors: readonly BroadcastStateDescriptor<unknown>[] }
   | { kind: 'process'; factory: ProcessorFactory<unknown, unknown, unknown>; lateness: LatenessOptions | undefined }
   | { kind: 'sideOutput'; tag: string }
@@ -159,11 +160,22 @@ export class DataStream<T> {
     );
   }
 
-  /** Partitions by key: records of one key go to one instance, which owns the key's key group. */
-  keyBy(selector: (value: T) => string | number, name = autoName('keyBy')): KeyedStream<T> {
+  /**
+   * Partitions by key: records of one key go to one instance, which owns the key's key group. `codec` gives the
+   * binary form of the records between worker threads (JSON text without it).
+   */
+  keyBy(
+    selector: (value: T) => string | number,
+    options: string | { name?: string; codec?: RecordCodec<T> } = {},
+  ): KeyedStream<T> {
+    const o = typeof options === 'string' ? { name: options } : options;
     return new KeyedStream<T>(
       this.env,
-      this.env.addNode(name, [this.nodeId], { kind: 'keyBy', fn: selector as (v: unknown) => string | number }),
+      this.env.addNode(o.name ?? autoName('keyBy'), [this.nodeId], {
+        kind: 'keyBy',
+        fn: selector as (v: unknown) => string | number,
+        codec: o.codec as RecordCodec<unknown> | undefined,
+      }),
     );
   }
 

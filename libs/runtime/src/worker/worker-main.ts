@@ -2,7 +2,8 @@
 // worker-protocol with the coordinator and credit-based channels with the other instances.
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Connection, type OutputChannel } from '../channel/credit-channel';
+import { Connection, type FrameCodec, type OutputChannel } from '../channel/credit-channel';
+import { decodeKeyedFrame, encodeKeyedFrame } from '../channel/frame-codec';
 import type { DataFrame } from '../channel/data-frame';
 import { CompiledJob } from '../job/compiled-job';
 import { InstanceTask } from '../job/instance-task';
@@ -56,14 +57,23 @@ async function main(): Promise<void> {
   });
   await task.open();
   // One connection per peer; channel id = sender index, so that the receiver knows its input channel.
+  const codec: FrameCodec = {
+    encode: (frame) => encodeKeyedFrame(frame, job.keyCodec),
+    decode: (buf) => decodeKeyedFrame(buf, job.keyCodec),
+  };
   init.ports.forEach((p, peer) => {
     if (!p) return;
     const connection = new Connection(p);
-    outputs[peer] = connection.output(index, 2);
-    connection.input(peer, init.tuning.credits, (frame, release) => {
-      task.onFrame(peer, frame, release);
-      wake?.();
-    });
+    outputs[peer] = connection.output(index, 2, codec);
+    connection.input(
+      peer,
+      init.tuning.credits,
+      (frame, release) => {
+        task.onFrame(peer, frame, release);
+        wake?.();
+      },
+      codec,
+    );
   });
 
   port.on('message', (m: ToWorker) => {

@@ -1,0 +1,103 @@
+// Runtime benchmark: throughput at P=1 and P=2, checkpoint duration and stall by key count on the file backend, and
+// restore time. Prints one figure a line, `name: value unit`, medians; the headline (P2/P1) last.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileCheckpointStorage, JobRunner, type JsonValue } from '@cepheus/runtime';
+import { gaps, throughputJob, type ThroughputParams } from './jobs';
+
+const MODULE = join(__dirname, 'jobs.ts');
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const print = (name: string, value: number, unit: string, digits = 0): void =>
+  console.log(`${name}: ${value.toFixed(digits)} ${unit}`);
+
+async function throughput(parallelism: number): Promise<number> {
+  const params: ThroughputParams = { keys: 10_000, splits: 4, recordsPerSplit: EVENTS / 4 };
+  const runner =
+    parallelism === 1
+      ? new JobRunner(throughputJob(params as unknown as JsonValue), { parallelism: 1 })
+      : new JobRunner(
+          { module: MODULE, exportName: 'throughputJob', params: params as unknown as JsonValue },
+          { parallelism },
+        );
+  // Timed from a running job (workers started and modules loaded) to the end, final checkpoint included.
+  await runner.start();
+  const t0 = performance.now();
+  const result = await runner.result();
+  const seconds = (performance.now() - t0) / 1000;
+  const processed = result.instances.reduce((n, i) => n + i.recordsProcessed, 0);
+  if (processed !== EVENTS) throw new Error(`processed ${processed} of ${EVENTS}`);
+  return EVENTS / seconds;
+}
+
+async function checkpointFigures(keys: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'cepheus-bench-'));
+  try {
+    const storage = new FileCheckpointStorage({ directory: dir });
+    const params: ThroughputParams = { keys, splits: 4, measureGaps: true };
+    const runner = new JobRunner(throughputJob(params as unknown as JsonValue), { storage, retainedCheckpoints: 2 });
+    await runner.start();
+    // Warm up until every key has state.
+    for (;;) {
+      const m = await runner.metrics();
+      if (m.instances[0]!.keys >= keys) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const durations: number[] = [];
+    const stalls: number[] = [];
+    const gapsMs: number[] = [];
+    const sizes: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      gaps.reset();
+      await runner.triggerCheckpoint();
+      // Keep processing a little after completion so that the gap covers the whole checkpoint.
+      await new Promise((r) => setTimeout(r, 20));
+      const stats = (await runner.metrics()).checkpoints.at(-1)!;
+      durations.push(stats.durationMs);
+      stalls.push(stats.stallMs);
+      sizes.push(stats.bytes);
+      gapsMs.push(gaps.max);
+    }
+    await runner.cancel();
+    const label = keys >= 1_000_000 ? `${keys / 1_000_000}M` : `${keys / 1000}k`;
+    print(`checkpoint duration ${label} keys (file)`, median(durations), 'ms');
+    print(`checkpoint size ${label} keys (file)`, median(sizes) / 1024 / 1024, 'MiB', 1);
+    print(`checkpoint synchronous stall ${label} keys (file)`, median(stalls), 'ms', 1);
+    print(`longest processing gap during checkpoint ${label} keys (file)`, median(gapsMs), 'ms', 1);
+
+    const restores: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = performance.now();
+      const restored = new JobRunner(throughputJob(params as unknown as JsonValue), { storage, restore: 'latest' });
+      await restored.start();
+      restores.push(performance.now() - t0);
+      const m = await restored.metrics();
+      if (m.instances[0]!.keys < keys) throw new Error('restore lost keys');
+      await restored.cancel();
+    }
+    print(`restore time ${label} keys (file)`, median(restores), 'ms');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const p1: number[] = [];
+  const p2: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    p1.push(await throughput(1));
+    p2.push(await throughput(2));
+  }
+  for (const keys of [10_000, 100_000, 1_000_000]) await checkpointFigures(keys);
+  print('throughput P=1 (in thread)', median(p1), 'events/s');
+  print('throughput P=2 (worker threads)', median(p2), 'events/s');
+  print('throughput ratio P2/P1', median(p2) / median(p1), 'x', 2);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
