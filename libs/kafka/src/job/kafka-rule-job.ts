@@ -127,6 +127,7 @@ export class KafkaRuleJob<S> {
   private lastCheckpointAt = Date.now();
   private running = false;
   private failureBackoffMs = 0;
+  private retryNotBefore = 0;
   private readonly counters: KafkaRuleJobStats;
 
   constructor(private readonly options: KafkaRuleJobOptions<S>) {
@@ -448,72 +449,95 @@ export class KafkaRuleJob<S> {
   }
 
   private async checkpoint(): Promise<void> {
-    if (this.rebalancing || !this.writer) return;
+    if (this.rebalancing || !this.writer || Date.now() < this.retryNotBefore) return;
     const runs = [...this.runs.values()].filter((r) => r.dirty && this.assigned.has(r.partition));
     this.lastCheckpointAt = Date.now();
     if (runs.length === 0) return;
     const started = Date.now();
-    const { storage, processor } = this.options;
+    let bytes: number;
     try {
-      let bytes = 0;
-      for (const run of runs) {
-        const snapshot: PartitionSnapshot = {
-          v: 1,
-          offset: run.nextOffset.toString(),
-          watermark: run.watermark,
-          maxTimestamp: run.maxTimestamp,
-          buffer: run.buffer,
-          state: Buffer.from(processor.snapshotPartition(run.state)).toString('base64'),
-        };
-        const data = Buffer.from(JSON.stringify(snapshot));
-        bytes += data.length;
-        const jobId = this.partitionJobId(run.partition);
-        const checkpointId = Number(run.nextOffset);
-        await storage.writeChunk(jobId, checkpointId, 'state', data);
-        await storage.commit({
-          formatVersion: CHECKPOINT_FORMAT_VERSION,
-          jobId,
-          checkpointId,
-          kind: 'checkpoint',
-          createdAt: Date.now(),
-          maxParallelism: 1,
-          parallelism: 1,
-          chunks: [{ name: 'state', bytes: data.length }],
-          metadata: {
-            offset: snapshot.offset,
-            instanceId: this.options.instanceId,
-            broadcastDigest: processor.broadcastDigest(),
-          },
-        });
-      }
-      const records = runs.flatMap((r) => r.output);
+      bytes = await this.writePendingSnapshots(runs);
+    } catch (error) {
+      // Nothing reached Kafka: state and pending output in memory are still consistent, so keep them and try again
+      // later (a Redis restart must not cost the state it no longer holds).
+      this.onCheckpointFailure(error, 'state could not be stored; keeping it in memory and retrying');
+      return;
+    }
+    const records = runs.flatMap((r) => r.output);
+    try {
       await this.writer.commit(records, {
         consumerGroupId: this.groupId,
         topic: this.topics.events,
         offsets: new Map(runs.map((r) => [r.partition, r.nextOffset.toString()])),
       });
-      this.counters.alertsOut += records.filter((r) => r.topic === this.topics.alerts).length;
-      for (const run of runs) {
-        run.output = [];
-        run.dirty = false;
-      }
-      this.counters.checkpoints += 1;
-      this.counters.lastCheckpointMs = Date.now() - started;
-      this.counters.lastCheckpointBytes = bytes;
-      this.failureBackoffMs = 0;
-      await this.pruneSnapshots(runs);
     } catch (error) {
-      this.counters.checkpointFailures += 1;
-      // Not rethrown: kafkajs would crash or replay the batch; the seek below is the recovery.
-      this.log.error({ err: String(error) }, 'checkpoint failed; restarting the partitions from the committed offsets');
+      // The transaction's outcome may be unknown (a broker that went away during commit): only Kafka's committed
+      // offsets can say what is true now, so start over from them. Not rethrown: kafkajs would replay the batch.
+      this.onCheckpointFailure(error, 'transaction failed; restarting the partitions from the committed offsets');
       await this.restartFromCommitted();
+      return;
     }
+    this.counters.alertsOut += records.filter((r) => r.topic === this.topics.alerts).length;
+    for (const run of runs) {
+      run.output = [];
+      run.dirty = false;
+    }
+    this.counters.checkpoints += 1;
+    this.counters.lastCheckpointMs = Date.now() - started;
+    this.counters.lastCheckpointBytes = bytes;
+    this.failureBackoffMs = 0;
+    await this.pruneSnapshots(runs).catch((error: unknown) =>
+      this.log.warn({ err: String(error) }, 'could not remove old snapshots; will retry at the next checkpoint'),
+    );
+  }
+
+  /** Step 1 of the protocol: each moved partition's state under the offset it corresponds to. Returns bytes written. */
+  private async writePendingSnapshots(runs: PartitionRun<S>[]): Promise<number> {
+    const { storage, processor } = this.options;
+    let bytes = 0;
+    for (const run of runs) {
+      const snapshot: PartitionSnapshot = {
+        v: 1,
+        offset: run.nextOffset.toString(),
+        watermark: run.watermark,
+        maxTimestamp: run.maxTimestamp,
+        buffer: run.buffer,
+        state: Buffer.from(processor.snapshotPartition(run.state)).toString('base64'),
+      };
+      const data = Buffer.from(JSON.stringify(snapshot));
+      bytes += data.length;
+      const jobId = this.partitionJobId(run.partition);
+      const checkpointId = Number(run.nextOffset);
+      await storage.writeChunk(jobId, checkpointId, 'state', data);
+      await storage.commit({
+        formatVersion: CHECKPOINT_FORMAT_VERSION,
+        jobId,
+        checkpointId,
+        kind: 'checkpoint',
+        createdAt: Date.now(),
+        maxParallelism: 1,
+        parallelism: 1,
+        chunks: [{ name: 'state', bytes: data.length }],
+        metadata: {
+          offset: snapshot.offset,
+          instanceId: this.options.instanceId,
+          broadcastDigest: processor.broadcastDigest(),
+        },
+      });
+    }
+    return bytes;
+  }
+
+  private onCheckpointFailure(error: unknown, what: string): void {
+    this.counters.checkpointFailures += 1;
+    this.failureBackoffMs = Math.min(5000, Math.max(200, this.failureBackoffMs * 2));
+    this.retryNotBefore = Date.now() + this.failureBackoffMs;
+    this.log.error({ err: String(error), retryInMs: this.failureBackoffMs }, `checkpoint failed: ${what}`);
   }
 
   /** Flink's restart strategy in miniature: drop uncommitted work, back off, resume from the committed truth. */
   private async restartFromCommitted(): Promise<void> {
     this.runs.clear();
-    this.failureBackoffMs = Math.min(5000, Math.max(200, this.failureBackoffMs * 2));
     await new Promise((resolve) => setTimeout(resolve, this.failureBackoffMs));
     try {
       await this.writer?.disconnect();
