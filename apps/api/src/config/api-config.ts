@@ -1,0 +1,89 @@
+import Ajv from 'ajv';
+
+/** The API's configuration, read from the environment once at start (docs/api.md). */
+export interface ApiConfig {
+  /** Comma-separated Kafka bootstrap servers. */
+  KAFKA_BROKERS: string;
+  /** @defaultValue redis://127.0.0.1:6379 */
+  REDIS_URL: string;
+  /** `key:role` pairs, comma-separated; roles `reader`, `editor`, `admin`. */
+  CEPHEUS_API_KEYS: string;
+  /** @defaultValue 127.0.0.1 */
+  CEPHEUS_API_HOST: string;
+  /** 0 picks a free port. @defaultValue 3000 */
+  CEPHEUS_API_PORT: number;
+  /** The engines' job id: consumer group `cepheus-<job>` and checkpoint keys. @defaultValue cepheus */
+  CEPHEUS_JOB_ID: string;
+  CEPHEUS_EVENTS_TOPIC: string;
+  CEPHEUS_RULES_TOPIC: string;
+  CEPHEUS_ALERTS_TOPIC: string;
+  CEPHEUS_RULES_STATUS_TOPIC: string;
+  /** Engines' HTTP base URLs (comma-separated) polled for `GET /instance`. @defaultValue none */
+  CEPHEUS_ENGINE_URLS: string;
+  /** Prefix of every Redis key the API writes (audit, versions, uploads, savepoints, BullMQ). @defaultValue cepheus:api */
+  CEPHEUS_API_REDIS_PREFIX: string;
+  /** Writes allowed per API key per minute. @defaultValue 120 */
+  CEPHEUS_API_WRITE_LIMIT_PER_MINUTE: number;
+  /** Alerts kept in memory for `GET /alerts`. @defaultValue 1000 */
+  CEPHEUS_API_RECENT_ALERTS: number;
+  /** Largest uploaded JSON-lines file. @defaultValue 104857600 */
+  CEPHEUS_API_MAX_UPLOAD_BYTES: number;
+  /** Replays run at once by this API process. @defaultValue 1 */
+  CEPHEUS_REPLAY_CONCURRENCY: number;
+  /** Must equal the engines' value for replays to reproduce live alerts. @defaultValue 0 */
+  CEPHEUS_OUT_OF_ORDERNESS_MS: number;
+  /** @defaultValue info */
+  CEPHEUS_LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const schema = {
+  type: 'object',
+  properties: {
+    KAFKA_BROKERS: { type: 'string', pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' },
+    REDIS_URL: { type: 'string', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' },
+    CEPHEUS_API_KEYS: {
+      type: 'string',
+      pattern: '^[^,:\\s]{8,}:(reader|editor|admin)(,[^,:\\s]{8,}:(reader|editor|admin))*$',
+    },
+    CEPHEUS_API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    CEPHEUS_API_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    CEPHEUS_JOB_ID: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'cepheus' },
+    CEPHEUS_EVENTS_TOPIC: { type: 'string', minLength: 1, default: 'events' },
+    CEPHEUS_RULES_TOPIC: { type: 'string', minLength: 1, default: 'rules' },
+    CEPHEUS_ALERTS_TOPIC: { type: 'string', minLength: 1, default: 'alerts' },
+    CEPHEUS_RULES_STATUS_TOPIC: { type: 'string', minLength: 1, default: 'rules-status' },
+    CEPHEUS_ENGINE_URLS: { type: 'string', pattern: '^(https?://[^,\\s]+(,https?://[^,\\s]+)*)?$', default: '' },
+    CEPHEUS_API_REDIS_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9:._-]+$', default: 'cepheus:api' },
+    CEPHEUS_API_WRITE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 120 },
+    CEPHEUS_API_RECENT_ALERTS: { type: 'integer', minimum: 1, maximum: 1000000, default: 1000 },
+    CEPHEUS_API_MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1024, default: 104857600 },
+    CEPHEUS_REPLAY_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
+    CEPHEUS_OUT_OF_ORDERNESS_MS: { type: 'integer', minimum: 0, default: 0 },
+    CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+  },
+  required: ['KAFKA_BROKERS', 'CEPHEUS_API_KEYS'],
+} as const;
+
+const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
+const validate = ajv.compile(schema);
+
+/** Names every variable's problem; API keys are never echoed back. */
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const candidate: Record<string, unknown> = {};
+  for (const name of Object.keys(schema.properties))
+    if (env[name] !== undefined && env[name] !== '') candidate[name] = env[name];
+  if (!validate(candidate)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      const name = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? '');
+      const secret = name === 'CEPHEUS_API_KEYS';
+      const value = name in candidate && !secret ? ` (got ${JSON.stringify(env[name])})` : '';
+      const message =
+        secret && e.keyword === 'pattern'
+          ? 'must be comma-separated key:role pairs, keys of 8+ characters without spaces, roles reader|editor|admin'
+          : e.message;
+      return `  ${name}${value}: ${message}`;
+    });
+    throw new Error(`invalid API configuration:\n${problems.join('\n')}`);
+  }
+  return candidate as unknown as ApiConfig;
+}
