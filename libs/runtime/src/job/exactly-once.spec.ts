@@ -45,7 +45,9 @@ describe('exactly-once through failures (in-thread)', () => {
           const failures = points.map((p, attempt) => ({ attempt, n: Math.floor(p * (count - 1)) }));
           const reference = await run(events, [], parallelism);
           const failed = await run(events, failures, parallelism);
-          expect(failed.restarts).toBe(failures.length);
+          // The first failure always happens; a later one only if its event is replayed after the restore.
+          expect(failed.restarts).toBeGreaterThanOrEqual(1);
+          expect(failed.restarts).toBeLessThanOrEqual(failures.length);
           expect(failed.output).toEqual(reference.output);
           // Nothing is lost: at least as many writes as committed records (more when work was replayed).
           expect(failed.written).toBeGreaterThanOrEqual(reference.output.length);
