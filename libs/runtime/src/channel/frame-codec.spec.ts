@@ -28,7 +28,10 @@ describe('keyed frame codec', () => {
           if (idle) frame.idle = true;
           const back = decodeKeyedFrame(encodeKeyedFrame(frame));
           // Keys, key groups and timestamps are binary and exact (even -0); values travel as JSON.
-          const expected = { ...frame, r: records.flatMap(([k, kg, ts, v]) => [k, kg, ts, JSON.parse(JSON.stringify(v))]) };
+          const expected = {
+            ...frame,
+            r: records.flatMap(([k, kg, ts, v]) => [k, kg, ts, JSON.parse(JSON.stringify(v))]),
+          };
           expect(back).toEqual(expected);
         },
       ),

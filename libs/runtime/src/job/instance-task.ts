@@ -147,7 +147,7 @@ export class InstanceTask {
   #finishedReported = false;
   #lastFlush = 0;
   #failed = false;
-  #startedAt = 0;
+  #startedAtPerf = 0;
   #bpSince: number | undefined;
   #bpMs = 0;
   #recordsRead = 0;
@@ -235,7 +235,7 @@ export class InstanceTask {
   async open(): Promise<void> {
     const o = this.#o;
     const job = this.#job;
-    this.#startedAt = o.clock.now();
+    this.#startedAtPerf = performance.now();
     this.#lastFlush = performance.now();
     const restore = o.restore;
     if (restore) {
@@ -662,7 +662,7 @@ export class InstanceTask {
   metrics(): InstanceMetrics {
     const now = performance.now();
     const bp = this.#bpMs + (this.#bpSince !== undefined ? now - this.#bpSince : 0);
-    const elapsed = Math.max(1, this.#o.clock.now() - this.#startedAt);
+    const elapsed = Math.max(1, now - this.#startedAtPerf);
     return {
       subtask: this.#o.index,
       recordsRead: this.#recordsRead,
