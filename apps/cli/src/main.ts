@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { alertsCommand } from './commands/alerts-commands';
 import { demoCommand, runCommand } from './commands/local-commands';
+import { replayCommand, savepointCommand } from './commands/replay-commands';
 import { rulesCommand } from './commands/rules-commands';
 
 /** `cepheus`: manage rules on Kafka, tail alerts, and run rules locally over files. */
@@ -11,7 +12,9 @@ const program = new Command('cepheus')
   .addCommand(rulesCommand())
   .addCommand(alertsCommand())
   .addCommand(runCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(replayCommand())
+  .addCommand(savepointCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`cepheus: ${(error as Error).message}\n`);
