@@ -4,27 +4,162 @@ import type { AggregateComparison, AggregateFunction } from '../model/rule';
 export type WindowValue = number | string | boolean | null;
 
 /**
- * The state of one aggregate rule for one group key: the events inside the window, as parallel arrays ordered by
- * event time. Plain JSON (numbers, strings, booleans), bounded by the window because every update evicts on the fly,
- * so it goes into checkpoints as it is.
+ * The state of one aggregate rule for one group key: the events inside the window as parallel arrays ordered by event
+ * time, plus what makes each function O(1) amortised per event: a running sum, a monotonic deque for min/max and
+ * per-value counts for distinctCount. Plain JSON (numbers, strings, booleans, one string-keyed object), bounded by
+ * the window because every update evicts on the fly, so it goes into checkpoints as it is.
  */
 export interface AggregateState {
   readonly kind: 'aggregate';
-  /** Event times, ascending. */
+  /** The function the auxiliary structures serve (a compatible new rule version may change it: they are rebuilt). */
+  fn: AggregateFunction;
+  /** Event times, ascending, from index `h` on. */
   t: number[];
   /** The aggregated value of each event (null for count). */
   v: WindowValue[];
   /** Event ids, for alerts. */
   ids: string[];
+  /** Index of the first event still in the window; the arrays are compacted lazily. */
+  h: number;
   /** The latest event time seen; the window is (latest - window, latest]. */
   latest: number;
   /** True while the comparison holds: an alert fires when it becomes true, and again only after it was false. */
   firing: boolean;
+  /** sum/avg: running sum of the live values and its Neumaier compensation. */
+  sum: number;
+  comp: number;
+  /** min/max: indexes of the live values that can still become the extreme, values monotonic (empty otherwise). */
+  q: number[];
+  /**
+   * distinctCount: live events per value (keys typed: `s:` string, `n:` number, `b:` boolean, `z` null); null for
+   * other functions, to keep the many small per-key states small.
+   */
+  d: Record<string, number> | null;
+  /** distinctCount: number of keys in `d`. */
+  dn: number;
 }
 
-/** A fresh, empty aggregate state. */
-export function createAggregateState(): AggregateState {
-  return { kind: 'aggregate', t: [], v: [], ids: [], latest: -Infinity, firing: false };
+/** A fresh, empty aggregate state for `fn`. */
+export function createAggregateState(fn: AggregateFunction): AggregateState {
+  return {
+    kind: 'aggregate',
+    fn,
+    t: [],
+    v: [],
+    ids: [],
+    h: 0,
+    latest: -Infinity,
+    firing: false,
+    sum: 0,
+    comp: 0,
+    q: [],
+    d: fn === 'distinctCount' ? {} : null,
+    dn: 0,
+  };
+}
+
+/** Events currently in the window. */
+export function windowSize(state: AggregateState): number {
+  return state.t.length - state.h;
+}
+
+function distinctKey(v: WindowValue): string {
+  return v === null ? 'z' : typeof v === 'string' ? `s:${v}` : typeof v === 'number' ? `n:${v}` : `b:${v}`;
+}
+
+// Neumaier's compensated summation keeps a long-lived running sum (adds and evictions) within an ulp or so.
+function addToSum(state: AggregateState, x: number): void {
+  const s = state.sum + x;
+  state.comp += Math.abs(state.sum) >= Math.abs(x) ? state.sum - s + x : x - s + state.sum;
+  state.sum = s;
+}
+
+function include(state: AggregateState, i: number): void {
+  const x = state.v[i];
+  switch (state.fn) {
+    case 'sum':
+    case 'avg':
+      addToSum(state, x as number);
+      break;
+    case 'min':
+    case 'max': {
+      const q = state.q;
+      const max = state.fn === 'max';
+      while (
+        q.length > 0 &&
+        (max
+          ? (state.v[q[q.length - 1]] as number) <= (x as number)
+          : (state.v[q[q.length - 1]] as number) >= (x as number))
+      ) {
+        q.pop();
+      }
+      q.push(i);
+      break;
+    }
+    case 'distinctCount': {
+      const d = (state.d ??= {});
+      const k = distinctKey(x);
+      const n = d[k];
+      if (n === undefined) {
+        d[k] = 1;
+        state.dn++;
+      } else {
+        d[k] = n + 1;
+      }
+      break;
+    }
+    case 'count':
+      break;
+  }
+}
+
+function exclude(state: AggregateState, i: number): void {
+  switch (state.fn) {
+    case 'sum':
+    case 'avg':
+      addToSum(state, -(state.v[i] as number));
+      break;
+    case 'min':
+    case 'max':
+      if (state.q.length > 0 && state.q[0] === i) state.q.shift();
+      break;
+    case 'distinctCount': {
+      const d = state.d as Record<string, number>;
+      const k = distinctKey(state.v[i]);
+      const n = d[k] - 1;
+      if (n === 0) {
+        delete d[k];
+        state.dn--;
+      } else {
+        d[k] = n;
+      }
+      break;
+    }
+    case 'count':
+      break;
+  }
+}
+
+/** Recomputes the auxiliary structures from the live events (after an out-of-order insert or a change of function). */
+export function rebuildAggregate(state: AggregateState, fn: AggregateFunction = state.fn): void {
+  compact(state, true);
+  state.fn = fn;
+  state.sum = 0;
+  state.comp = 0;
+  state.q = [];
+  state.d = fn === 'distinctCount' ? {} : null;
+  state.dn = 0;
+  for (let i = 0; i < state.t.length; i++) include(state, i);
+}
+
+function compact(state: AggregateState, force: boolean): void {
+  const h = state.h;
+  if (h === 0 || (!force && (h < 64 || h * 2 < state.t.length))) return;
+  state.t.splice(0, h);
+  state.v.splice(0, h);
+  state.ids.splice(0, h);
+  for (let j = 0; j < state.q.length; j++) state.q[j] -= h;
+  state.h = 0;
 }
 
 /**
@@ -44,13 +179,14 @@ export function addToWindow(
     return false;
   }
   const t = state.t;
-  if (t.length === 0 || t[t.length - 1] <= time) {
+  if (t.length === state.h || t[t.length - 1] <= time) {
     t.push(time);
     state.v.push(value);
     state.ids.push(id);
+    include(state, t.length - 1);
   } else {
-    // Upper bound: equal times keep arrival order.
-    let lo = 0;
+    // Upper bound among live events: equal times keep arrival order.
+    let lo = state.h;
     let hi = t.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -60,6 +196,7 @@ export function addToWindow(
     t.splice(lo, 0, time);
     state.v.splice(lo, 0, value);
     state.ids.splice(lo, 0, id);
+    rebuildAggregate(state);
   }
   evictWindow(state, windowMs, state.latest);
   return true;
@@ -70,46 +207,50 @@ export function evictWindow(state: AggregateState, windowMs: number, now: number
   if (now > state.latest) state.latest = now;
   const bound = state.latest - windowMs;
   const t = state.t;
-  let n = 0;
-  while (n < t.length && t[n] <= bound) n++;
-  if (n > 0) {
-    t.splice(0, n);
-    state.v.splice(0, n);
-    state.ids.splice(0, n);
+  const from = state.h;
+  let h = from;
+  while (h < t.length && t[h] <= bound) exclude(state, h++);
+  state.h = h;
+  if (h === t.length && h > 0) {
+    // Empty: reset exactly, so rounding never outlives the events.
+    t.length = 0;
+    state.v.length = 0;
+    state.ids.length = 0;
+    state.q.length = 0;
+    state.h = 0;
+    state.sum = 0;
+    state.comp = 0;
+  } else {
+    compact(state, false);
   }
-  return n;
+  return h - from;
 }
 
 /**
  * The aggregate over the events in the window. Numeric functions see only finite numbers (others were never stored);
  * `avg`, `min` and `max` of nothing are undefined, `sum` of nothing is 0. `distinctCount` counts distinct values
- * (SameValueZero). Linear in the window: windows are per key and bounded, and the scan keeps sums exact.
+ * (strings, numbers, booleans and null apart; 0 and -0 together). The state must serve `fn` (see `rebuildAggregate`).
  */
 export function aggregateWindow(state: AggregateState, fn: AggregateFunction): number | undefined {
-  const v = state.v;
+  const n = state.t.length - state.h;
   switch (fn) {
     case 'count':
-      return v.length;
+      return n;
     case 'distinctCount':
-      return new Set(v).size;
+      return state.dn;
     case 'sum':
-    case 'avg': {
-      let s = 0;
-      for (let i = 0; i < v.length; i++) s += v[i] as number;
-      if (fn === 'sum') return s;
-      return v.length === 0 ? undefined : s / v.length;
-    }
+      return n === 0 ? 0 : state.sum + state.comp;
+    case 'avg':
+      return n === 0 ? undefined : (state.sum + state.comp) / n;
     case 'min':
-    case 'max': {
-      if (v.length === 0) return undefined;
-      let m = v[0] as number;
-      for (let i = 1; i < v.length; i++) {
-        const x = v[i] as number;
-        if (fn === 'min' ? x < m : x > m) m = x;
-      }
-      return m;
-    }
+    case 'max':
+      return n === 0 ? undefined : (state.v[state.q[0]] as number);
   }
+}
+
+/** The live entries, oldest first: [time, value, id]. */
+export function windowEntries(state: AggregateState): { t: number[]; v: WindowValue[]; ids: string[] } {
+  return { t: state.t.slice(state.h), v: state.v.slice(state.h), ids: state.ids.slice(state.h) };
 }
 
 /** The comparison of an aggregate with its limit; undefined never holds. */

@@ -41,6 +41,11 @@ export interface CompiledSequenceRule extends CompiledRuleBase {
   readonly steps: readonly { name: string; condition: CompiledCondition; until?: CompiledCondition }[];
   readonly withinMs: number | undefined;
   readonly timeoutTemplate: CompiledTemplate | undefined;
+  /**
+   * The first step's test when that step is mandatory: a key with no NFA state needs one only for an event that
+   * passes it (nothing else can start a match).
+   */
+  readonly startTest: ConditionFn | undefined;
 }
 
 /** A compiled aggregate rule. */
@@ -151,10 +156,11 @@ function build(
     return { name: s.name, condition, ...(until === undefined ? {} : { until }) };
   });
   const withinMs = seq.within === undefined ? undefined : durationMs(seq.within);
+  const safeTests = steps.map((s) => safe(s.condition.test, stats));
   const nfa = compileSequence(
     seq.steps.map((step, i) => ({
       step,
-      where: safe(steps[i].condition.test, stats),
+      where: safeTests[i],
       ...(steps[i].until === undefined ? {} : { until: safe((steps[i].until as CompiledCondition).test, stats) }),
     })),
     withinMs,
@@ -170,6 +176,10 @@ function build(
     steps,
     withinMs,
     timeoutTemplate: seq.timeoutAlert === undefined ? undefined : compileTemplate(seq.timeoutAlert.template),
+    startTest:
+      seq.steps[0].optional === true || (typeof seq.steps[0].times === 'object' && seq.steps[0].times.from === 0)
+        ? undefined
+        : safeTests[0],
   };
 }
 

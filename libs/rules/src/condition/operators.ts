@@ -28,8 +28,10 @@ interface IndexOf {
   indexOf(searchElement: unknown): number;
 }
 
-// parseFloat's own coercion decides, as in json-rules-engine; `toString() !== 'NaN'` is its exact test.
+// parseFloat's own coercion decides, as in json-rules-engine; `toString() !== 'NaN'` is its exact test. For a number,
+// parseFloat(String(x)) is NaN exactly when x is NaN, so the hot case skips the string round trip.
 function numberValidator(factValue: unknown): boolean {
+  if (typeof factValue === 'number') return factValue === factValue;
   return Number.parseFloat(factValue as string).toString() !== 'NaN';
 }
 

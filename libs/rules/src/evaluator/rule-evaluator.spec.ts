@@ -45,7 +45,7 @@ class Harness {
   send(event: Record<string, unknown>, ts: number): Alert[] {
     const out: Alert[] = [];
     for (const route of this.evaluator.route(event)) {
-      const s = this.states.get(route.key) ?? {};
+      const s: KeyState = this.states.get(route.key) ?? new Map();
       this.states.set(route.key, s);
       out.push(...this.evaluator.process(s, route, event, ts));
     }
@@ -109,7 +109,7 @@ describe('RuleEvaluator: aggregates', () => {
     h.send(pay('a7', 1500), T0 + 8 * MIN);
     expect(h.alerts).toHaveLength(1);
     h.advance(T0 + 60 * MIN); // everything left the window
-    expect(h.states.get('cardId=c1')).toEqual({});
+    expect(h.states.get('cardId=c1')).toEqual(new Map());
     for (let i = 1; i <= 6; i++) h.send(pay(`b${i}`, 1500), T0 + 61 * MIN + i * 1000);
     expect(h.alerts).toHaveLength(2);
   });
@@ -181,10 +181,10 @@ describe('RuleEvaluator: lifecycle', () => {
     h.evaluator = evaluatorOf(velocity({ version: 2, status: 'paused' }));
     expect(h.evaluator.route(pay('x', 1500))).toEqual([]);
     h.advance(T0 + 10 * MIN);
-    expect(Object.keys(h.states.get('cardId=c1') as KeyState)).toEqual(['velocity']);
+    expect([...(h.states.get('cardId=c1') as KeyState).keys()]).toEqual(['velocity']);
     h.evaluator = evaluatorOf(velocity({ version: 3, status: 'deleted' }));
     h.advance(T0 + 11 * MIN);
-    expect(h.states.get('cardId=c1')).toEqual({});
+    expect(h.states.get('cardId=c1')).toEqual(new Map());
   });
 });
 
@@ -372,7 +372,7 @@ describe('RuleEvaluator: sequences', () => {
 
   it('nextWakeUp says when advanceTime has work', () => {
     const evaluator = evaluatorOf(sameColour, velocity());
-    const s: KeyState = {};
+    const s: KeyState = new Map();
     expect(evaluator.nextWakeUp(s)).toBeUndefined();
     evaluator.process(s, { key: 'board=b1', ruleIds: ['seq'] }, shape('s1', 'square', 'red'), T0);
     expect(evaluator.nextWakeUp(s)).toBe(T0 + 10 * MIN);

@@ -40,13 +40,13 @@ describe('routeEvent', () => {
     expect(routes).toEqual(
       expect.arrayContaining([
         {
-          key: 'cardId=c%201',
+          key: 'cardId=c 1',
           groupBy: ['cardId'],
           values: ['c 1'],
           ruleIds: expect.arrayContaining(['by-card-a', 'by-card-b']),
         },
         {
-          key: 'cardId=c%201&deviceId=d%262',
+          key: 'cardId=c 1&deviceId=d%262',
           groupBy: ['cardId', 'deviceId'],
           values: ['c 1', 'd&2'],
           ruleIds: ['by-card-and-device'],

@@ -3,12 +3,17 @@ import type { CompiledRule } from '../compile/compile-rule';
 
 /** One grouping an event is routed to: the key, its fields and values, and the rules that want the event there. */
 export interface RoutedKey {
-  /** `field=value` pairs joined by `&`, values URI-encoded: unique per grouping and per value. */
+  /**
+   * `field=value` pairs joined by `&`; a value containing `%`, `&` or `=` is URI-encoded, so the key is unique per
+   * grouping and per value (and `decodeURIComponent` gives the value back).
+   */
   readonly key: string;
   readonly groupBy: readonly string[];
   readonly values: readonly (string | number | boolean)[];
   readonly ruleIds: readonly string[];
 }
+
+const NEEDS_ESCAPE = /[%&=]/;
 
 interface Grouping {
   readonly groupBy: readonly string[];
@@ -125,7 +130,8 @@ export class RuleSet {
           break;
         }
         values.push(v);
-        key += g.prefixes[i] + encodeURIComponent(String(v));
+        const text = String(v);
+        key += g.prefixes[i] + (NEEDS_ESCAPE.test(text) ? encodeURIComponent(text) : text);
       }
       if (ok) out.push({ key, groupBy: g.groupBy, values, ruleIds });
     }

@@ -18,7 +18,7 @@ export function runInMemory(
   const tick = (time: number): void => {
     for (const [key, state] of states) {
       alerts.push(...evaluator.advanceTime(state, key, time));
-      if (Object.keys(state).length === 0) states.delete(key);
+      if (state.size === 0) states.delete(key);
     }
   };
   for (const { event, timestamp } of events) {
@@ -29,7 +29,7 @@ export function runInMemory(
     for (const route of evaluator.route(event)) {
       let state = states.get(route.key);
       if (state === undefined) {
-        state = {};
+        state = new Map();
         states.set(route.key, state);
       }
       alerts.push(...evaluator.process(state, route, event, timestamp));
