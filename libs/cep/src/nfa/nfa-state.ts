@@ -1,5 +1,5 @@
 import { CepheusError } from '@cepheus/common';
-import { createSharedBuffer, type SharedBufferData } from '../shared-buffer/shared-buffer';
+import { createSharedBuffer, EVENT_WIDTH, NODE_WIDTH, type SharedBufferData } from '../shared-buffer/shared-buffer';
 
 /**
  * One partial match (Flink's `ComputationState`): where it stands and which buffer node ends its path. Short field
@@ -78,26 +78,29 @@ export function createNfaState<E>(): NfaState<E> {
 
 /** Copies a state into its compact checkpoint form; the state is not changed. */
 export function snapshotNfaState<E>(state: NfaState<E>): NfaSnapshot<E> {
-  const buf = state.buf;
+  const { ev, em, nd } = state.buf;
   const eventMap = new Map<number, number>();
   const events: E[] = [];
   const eventTs: number[] = [];
   const eventSeq: number[] = [];
-  for (let slot = 0; slot < buf.ev.length; slot++) {
-    if (buf.er[slot] > 0) {
+  for (let slot = 0; slot < ev.length; slot++) {
+    if (em[slot * EVENT_WIDTH + 2] > 0) {
       eventMap.set(slot, events.length);
-      events.push(buf.ev[slot] as E);
-      eventTs.push(buf.et[slot]);
-      eventSeq.push(buf.eq[slot]);
+      events.push(ev[slot] as E);
+      eventTs.push(em[slot * EVENT_WIDTH]);
+      eventSeq.push(em[slot * EVENT_WIDTH + 1]);
     }
   }
   const nodeMap = new Map<number, number>();
-  let live = 0;
-  for (let n = 0; n < buf.ne.length; n++) if (buf.nr[n] > 0) nodeMap.set(n, live++);
+  for (let n = 0; n < nd.length / NODE_WIDTH; n++) if (nd[n * NODE_WIDTH + 3] > 0) nodeMap.set(n, nodeMap.size);
   const nodes: number[] = [];
   for (const [n] of nodeMap) {
-    const parent = buf.np[n];
-    nodes.push(eventMap.get(buf.ne[n]) as number, buf.ns[n], parent < 0 ? -1 : (nodeMap.get(parent) as number));
+    const parent = nd[n * NODE_WIDTH + 2];
+    nodes.push(
+      eventMap.get(nd[n * NODE_WIDTH]) as number,
+      nd[n * NODE_WIDTH + 1],
+      parent < 0 ? -1 : (nodeMap.get(parent) as number),
+    );
   }
   const partial: number[] = [];
   for (const p of state.pm) partial.push(p.s, p.c, p.k, p.l, p.f, p.t, p.i, nodeMap.get(p.n) as number);
@@ -116,28 +119,21 @@ export function restoreNfaState<E>(data: NfaSnapshot<E>): NfaState<E> {
   }
   const buf = createSharedBuffer<E>();
   buf.ev = data.events.slice();
-  buf.et = data.eventTs.slice();
-  buf.eq = data.eventSeq.slice();
-  buf.er = new Array<number>(buf.ev.length).fill(0);
   buf.events = buf.ev.length;
+  for (let slot = 0; slot < buf.ev.length; slot++) buf.em.push(data.eventTs[slot], data.eventSeq[slot], 0);
   const count = data.nodes.length / 3;
-  buf.ne = new Array<number>(count);
-  buf.ns = new Array<number>(count);
-  buf.np = new Array<number>(count);
-  buf.nr = new Array<number>(count).fill(0);
   buf.nodes = count;
+  for (let n = 0; n < count; n++) buf.nd.push(data.nodes[3 * n], data.nodes[3 * n + 1], data.nodes[3 * n + 2], 0);
+  // Reference counts follow from the references, so the snapshot leaves them out. A parent may come after its child
+  // (slots are reused), hence the second pass.
   for (let n = 0; n < count; n++) {
-    const slot = data.nodes[3 * n];
+    buf.em[data.nodes[3 * n] * EVENT_WIDTH + 2]++;
     const parent = data.nodes[3 * n + 2];
-    buf.ne[n] = slot;
-    buf.ns[n] = data.nodes[3 * n + 1];
-    buf.np[n] = parent;
-    buf.er[slot]++;
-    if (parent >= 0) buf.nr[parent]++;
+    if (parent >= 0) buf.nd[parent * NODE_WIDTH + 3]++;
   }
   const pm: PartialMatch[] = [];
-  for (let j = 0; j < data.partial.length; j += 8) {
-    const d = data.partial;
+  const d = data.partial;
+  for (let j = 0; j < d.length; j += 8) {
     const p: PartialMatch = {
       s: d[j],
       c: d[j + 1],
@@ -148,13 +144,13 @@ export function restoreNfaState<E>(data: NfaSnapshot<E>): NfaState<E> {
       i: d[j + 6],
       n: d[j + 7],
     };
-    buf.nr[p.n]++;
+    buf.nd[p.n * NODE_WIDTH + 3]++;
     pm.push(p);
   }
   const held: HeldMatch[] = [];
   for (let j = 0; j < data.held.length; j += 3) {
     const h: HeldMatch = { n: data.held[j], i: data.held[j + 1], q: data.held[j + 2] };
-    buf.nr[h.n]++;
+    buf.nd[h.n * NODE_WIDTH + 3]++;
     held.push(h);
   }
   return { pm, held, buf, seq: data.seq, dropped: data.dropped };

@@ -6,6 +6,7 @@ import type { Pattern } from '../pattern/pattern';
 import {
   addEvent,
   addNode,
+  nodeRefs,
   pathSeqs,
   pathSteps,
   releaseNode,
@@ -64,7 +65,8 @@ export interface NfaOptions {
 const NO_MATCHES: Match<never>[] = Object.freeze([]) as unknown as Match<never>[];
 const NO_TIMEOUTS: TimedOutMatch<never>[] = Object.freeze([]) as unknown as TimedOutMatch<never>[];
 // Most events complete nothing: answering with one shared, frozen result keeps the hot path allocation-free.
-const EMPTY_CONTEXT: ConditionContext<never> = Object.freeze({ getEventsForPattern: () => NO_MATCHES });
+const NO_EVENTS: readonly never[] = Object.freeze([]);
+const EMPTY_CONTEXT: ConditionContext<never> = Object.freeze({ getEventsForPattern: () => NO_EVENTS });
 const NOTHING: NfaResult<never> = Object.freeze({ matches: NO_MATCHES, timedOut: NO_TIMEOUTS });
 
 /**
@@ -81,8 +83,8 @@ class PathContext<E> implements ConditionContext<E> {
     const out: E[] = [];
     const buf = this.buf;
     if (buf === undefined) return out;
-    for (let n = this.node; n >= 0; n = buf.np[n]) {
-      if (this.steps[buf.ns[n]].name === name) out.push(buf.ev[buf.ne[n]] as E);
+    for (let n = this.node; n >= 0; n = buf.nd[n * 4 + 2]) {
+      if (this.steps[buf.nd[n * 4 + 1]].name === name) out.push(buf.ev[buf.nd[n * 4]] as E);
     }
     return out.reverse();
   }
@@ -320,7 +322,7 @@ export class NFA<E> {
       this.born.push({ s: step.index, c, k: 0, l: step.index, f: 1, t, i, n: node });
       retainNode(buf, node);
     }
-    if (buf.nr[node] === 0) {
+    if (nodeRefs(buf, node) === 0) {
       retainNode(buf, node);
       releaseNode(buf, node);
     }
@@ -464,18 +466,18 @@ export class NFA<E> {
 
   /** Whether the path ending at `node` completed the pattern when its last event was taken. */
   private pathIsMatch(buf: SharedBufferData<E>, node: number): boolean {
-    const step = this.steps[buf.ns[node]];
+    const step = this.steps[buf.nd[node * 4 + 1]];
     let count = 0;
-    for (let n = node; n >= 0 && buf.ns[n] === step.index; n = buf.np[n]) count++;
+    for (let n = node; n >= 0 && buf.nd[n * 4 + 1] === step.index; n = buf.nd[n * 4 + 2]) count++;
     return count >= step.min && step.reachesFinal;
   }
 
   private materialize(buf: SharedBufferData<E>, node: number): Match<E> {
     const events: E[] = [];
     const names: string[] = [];
-    for (let n = node; n >= 0; n = buf.np[n]) {
-      events.push(buf.ev[buf.ne[n]] as E);
-      names.push(this.steps[buf.ns[n]].name);
+    for (let n = node; n >= 0; n = buf.nd[n * 4 + 2]) {
+      events.push(buf.ev[buf.nd[n * 4]] as E);
+      names.push(this.steps[buf.nd[n * 4 + 1]].name);
     }
     const match: Match<E> = {};
     for (let j = events.length - 1; j >= 0; j--) (match[names[j]] ??= []).push(events[j]);

@@ -9,82 +9,97 @@
  * (event, step, predecessor), which makes a path explicit from its last node and needs no version to extract it.
  * Both store one edge per take that is still reachable.
  *
- * The arrays are parallel columns with free lists so that the hot path allocates no object per event, and so that
- * the whole buffer stays JSON-safe (it lives in keyed state).
+ * Events and nodes live in flat number columns with free lists threaded through them, so that the hot path allocates
+ * no object per event, an empty buffer costs three small arrays per key, and the whole buffer stays JSON-safe (it is
+ * keyed state).
  */
 export interface SharedBufferData<E> {
   /** Event payloads by slot (`null` for a free slot). */
   ev: (E | null)[];
-  /** Event timestamps by slot. */
-  et: number[];
-  /** Event sequence numbers by slot (position of the event in the key's stream). */
-  eq: number[];
-  /** Event reference counts (number of nodes naming the event). */
-  er: number[];
-  /** Free event slots. */
-  ef: number[];
-  /** Node: event slot. */
-  ne: number[];
-  /** Node: step index. */
-  ns: number[];
-  /** Node: previous node, -1 at the start of a path. */
-  np: number[];
-  /** Node: reference count (partial matches, held matches and successor nodes). */
-  nr: number[];
-  /** Free node slots. */
-  nf: number[];
+  /** Per event slot, three numbers: timestamp, sequence number, reference count (nodes naming the event). */
+  em: number[];
+  /** Per node, four numbers: event slot, step, previous node (-1 for none), reference count. */
+  nd: number[];
+  /** First free event slot (-1 for none); a free slot's sequence number holds the next one. */
+  ef: number;
+  /** First free node (-1 for none); a free node's previous-node field holds the next one. */
+  nf: number;
   /** Live events. */
   events: number;
   /** Live nodes. */
   nodes: number;
 }
 
+/** Numbers per event slot in `em`. */
+export const EVENT_WIDTH = 3;
+/** Numbers per node in `nd`. */
+export const NODE_WIDTH = 4;
+
 /** A new, empty buffer. */
 export function createSharedBuffer<E>(): SharedBufferData<E> {
-  return { ev: [], et: [], eq: [], er: [], ef: [], ne: [], ns: [], np: [], nr: [], nf: [], events: 0, nodes: 0 };
+  return { ev: [], em: [], nd: [], ef: -1, nf: -1, events: 0, nodes: 0 };
 }
 
 /** Stores an event and returns its slot; the slot is freed when the last node naming it is released. */
 export function addEvent<E>(buf: SharedBufferData<E>, event: E, timestamp: number, seq: number): number {
   buf.events++;
-  const slot = buf.ef.pop();
-  if (slot === undefined) {
+  const slot = buf.ef;
+  if (slot < 0) {
     buf.ev.push(event);
-    buf.et.push(timestamp);
-    buf.eq.push(seq);
-    buf.er.push(0);
+    buf.em.push(timestamp, seq, 0);
     return buf.ev.length - 1;
   }
+  const em = buf.em;
+  buf.ef = em[slot * 3 + 1];
   buf.ev[slot] = event;
-  buf.et[slot] = timestamp;
-  buf.eq[slot] = seq;
-  buf.er[slot] = 0;
+  em[slot * 3] = timestamp;
+  em[slot * 3 + 1] = seq;
+  em[slot * 3 + 2] = 0;
   return slot;
 }
 
 /** Adds a node with no holder yet (reference count 0): the caller retains it once per holder. */
 export function addNode<E>(buf: SharedBufferData<E>, eventSlot: number, step: number, parent: number): number {
   buf.nodes++;
-  buf.er[eventSlot]++;
-  if (parent >= 0) buf.nr[parent]++;
-  const id = buf.nf.pop();
-  if (id === undefined) {
-    buf.ne.push(eventSlot);
-    buf.ns.push(step);
-    buf.np.push(parent);
-    buf.nr.push(0);
-    return buf.ne.length - 1;
+  buf.em[eventSlot * 3 + 2]++;
+  const nd = buf.nd;
+  if (parent >= 0) nd[parent * 4 + 3]++;
+  const id = buf.nf;
+  if (id < 0) {
+    nd.push(eventSlot, step, parent, 0);
+    return nd.length / 4 - 1;
   }
-  buf.ne[id] = eventSlot;
-  buf.ns[id] = step;
-  buf.np[id] = parent;
-  buf.nr[id] = 0;
+  buf.nf = nd[id * 4 + 2];
+  nd[id * 4] = eventSlot;
+  nd[id * 4 + 1] = step;
+  nd[id * 4 + 2] = parent;
+  nd[id * 4 + 3] = 0;
   return id;
 }
 
 /** Adds a holder to a node. */
 export function retainNode<E>(buf: SharedBufferData<E>, node: number): void {
-  buf.nr[node]++;
+  buf.nd[node * 4 + 3]++;
+}
+
+/** Holders of a node. */
+export function nodeRefs<E>(buf: SharedBufferData<E>, node: number): number {
+  return buf.nd[node * 4 + 3];
+}
+
+/** The event slot a node names. */
+export function nodeEvent<E>(buf: SharedBufferData<E>, node: number): number {
+  return buf.nd[node * 4];
+}
+
+/** The step that took a node's event. */
+export function nodeStep<E>(buf: SharedBufferData<E>, node: number): number {
+  return buf.nd[node * 4 + 1];
+}
+
+/** The previous node on a path, -1 at its start. */
+export function nodeParent<E>(buf: SharedBufferData<E>, node: number): number {
+  return buf.nd[node * 4 + 2];
 }
 
 /**
@@ -92,19 +107,21 @@ export function retainNode<E>(buf: SharedBufferData<E>, node: number): void {
  * it) and, transitively, its predecessors (Flink's `SharedBufferAccessor#releaseNode`).
  */
 export function releaseNode<E>(buf: SharedBufferData<E>, node: number): void {
+  const nd = buf.nd;
+  const em = buf.em;
   let n = node;
   while (n >= 0) {
-    if (--buf.nr[n] > 0) return;
-    const slot = buf.ne[n];
-    if (--buf.er[slot] === 0) {
+    if (--nd[n * 4 + 3] > 0) return;
+    const slot = nd[n * 4];
+    if (--em[slot * 3 + 2] === 0) {
       buf.ev[slot] = null;
-      buf.ef.push(slot);
+      em[slot * 3 + 1] = buf.ef;
+      buf.ef = slot;
       buf.events--;
     }
-    const parent = buf.np[n];
-    buf.ne[n] = -1;
-    buf.np[n] = -1;
-    buf.nf.push(n);
+    const parent = nd[n * 4 + 2];
+    nd[n * 4 + 2] = buf.nf;
+    buf.nf = n;
     buf.nodes--;
     n = parent;
   }
@@ -113,13 +130,13 @@ export function releaseNode<E>(buf: SharedBufferData<E>, node: number): void {
 /** Sequence numbers of the events on the path ending at `node`, oldest first. */
 export function pathSeqs<E>(buf: SharedBufferData<E>, node: number): number[] {
   const out: number[] = [];
-  for (let n = node; n >= 0; n = buf.np[n]) out.push(buf.eq[buf.ne[n]]);
+  for (let n = node; n >= 0; n = buf.nd[n * 4 + 2]) out.push(buf.em[buf.nd[n * 4] * 3 + 1]);
   return out.reverse();
 }
 
 /** Step indices of the events on the path ending at `node`, oldest first. */
 export function pathSteps<E>(buf: SharedBufferData<E>, node: number): number[] {
   const out: number[] = [];
-  for (let n = node; n >= 0; n = buf.np[n]) out.push(buf.ns[n]);
+  for (let n = node; n >= 0; n = buf.nd[n * 4 + 2]) out.push(buf.nd[n * 4 + 1]);
   return out.reverse();
 }
