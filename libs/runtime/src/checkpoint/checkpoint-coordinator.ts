@@ -150,7 +150,7 @@ export class CheckpointCoordinator {
     } else {
       const { storage, jobId } = this.#o;
       for (const c of report.chunks) {
-        p.chunks.push({ name: c.name, bytes: c.data.byteLength, keyGroup: c.keyGroup });
+        p.chunks.push({ name: c.name, bytes: c.data.byteLength, keyGroup: c.keyGroup, keyGroupEnd: c.keyGroupEnd });
         p.writes.push(storage.writeChunk(jobId, p.id, c.name, c.data));
       }
       if (report.broadcast) {

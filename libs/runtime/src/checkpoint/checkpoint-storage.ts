@@ -23,8 +23,13 @@ export interface ChunkRef {
   name: string;
   /** Size in bytes, checked on read. */
   bytes: number;
-  /** For keyed state: the key group the blob holds, so that a restore at another parallelism reads only its own. */
+  /**
+   * For keyed state: the first key group the blob holds, so that a restore at another parallelism reads only the
+   * blobs that overlap its range.
+   */
   keyGroup?: number;
+  /** For keyed state: the last key group the blob holds (inclusive); absent means `keyGroup` alone. */
+  keyGroupEnd?: number;
 }
 
 /** The JSON document that makes a checkpoint visible. */

@@ -235,12 +235,14 @@ export class JobRunner {
       let restore: InstancePlan['restore'];
       if (manifest) {
         const range = keyGroupRangeForInstance(job.maxParallelism, P, i);
-        const keyGroups: [number, Uint8Array][] = [];
+        const keyedChunks: Uint8Array[] = [];
         for (const c of manifest.chunks) {
-          if (c.keyGroup === undefined || c.keyGroup < range.start || c.keyGroup > range.end) continue;
-          keyGroups.push([c.keyGroup, await storage.readChunk(this.#jobId, manifest.checkpointId, c.name)]);
+          if (c.keyGroup === undefined) continue;
+          const end = c.keyGroupEnd ?? c.keyGroup;
+          if (end < range.start || c.keyGroup > range.end) continue;
+          keyedChunks.push(await storage.readChunk(this.#jobId, manifest.checkpointId, c.name));
         }
-        restore = { checkpointId: manifest.checkpointId, splits: assigned, keyGroups, broadcast };
+        restore = { checkpointId: manifest.checkpointId, splits: assigned, keyedChunks, broadcast };
       }
       plans.push({ index: i, splits: assigned, restore });
     }

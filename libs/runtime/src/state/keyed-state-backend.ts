@@ -49,9 +49,10 @@ export interface KeyedStateSnapshot {
  * Heap keyed state backend (Flink's `HeapKeyedStateBackend` with `CopyOnWriteStateMap`'s idea, reduced): state lives
  * in JS maps per state and key group; `setCurrentKey` selects the key that handles read and write.
  *
- * Snapshots are asynchronous in Flink's sense: the synchronous part copies the per-key-group maps (not the values);
- * every entry existing at that moment is "shared" with the snapshot, and a read or write of a shared entry first
- * replaces it with a private copy, so that the snapshot keeps seeing the value as of the barrier.
+ * Snapshots are asynchronous in Flink's sense, with copy-on-write at two levels: the synchronous part only freezes the
+ * per-key-group maps (a key group's map is copied when the live table first touches it, unless the snapshot has
+ * already serialized it); every entry existing at that moment is "shared" with the snapshot, and a read or write of a
+ * shared entry first replaces it with a private copy, so that the snapshot keeps seeing the value as of the barrier.
  */
 export class KeyedStateBackend {
   readonly #maxParallelism: number;
@@ -65,6 +66,12 @@ export class KeyedStateBackend {
   /** Entries with `ver <= #sharedVersion` are referenced by an in-flight snapshot. */
   #sharedVersion = 0;
   #inFlight = 0;
+  /**
+   * Key-group maps referenced by in-flight snapshots, with their reference counts. A frozen map is never changed:
+   * the first access through the live table replaces it by a copy (copy-on-write per key group), so the synchronous
+   * part of a snapshot costs O(key groups), and each key group is copied at most once, when it is first touched.
+   */
+  readonly #frozen = new Map<Map<string, Entry>, number>();
 
   constructor(maxParallelism: number, range: KeyGroupRange, now: () => number) {
     this.#maxParallelism = maxParallelism;
@@ -112,9 +119,19 @@ export class KeyedStateBackend {
     return table;
   }
 
+  /** The live map of the current key group, copied first if a snapshot holds it. */
+  #group(table: StateTable): Map<string, Entry> | undefined {
+    let group = table.groups[this.#keyGroup];
+    if (group && this.#frozen.size > 0 && this.#frozen.has(group)) {
+      group = new Map(group);
+      table.groups[this.#keyGroup] = group;
+    }
+    return group;
+  }
+
   /** The live entry of the current key, private to the live table (copied first if a snapshot shares it). */
   #read(table: StateTable): Entry | undefined {
-    const group = table.groups[this.#keyGroup];
+    const group = this.#group(table);
     if (!group) return undefined;
     let entry = group.get(this.#key);
     if (!entry) return undefined;
@@ -123,14 +140,15 @@ export class KeyedStateBackend {
       return undefined;
     }
     if (entry.ver <= this.#sharedVersion) {
-      entry = { v: structuredClone(entry.v), exp: entry.exp, ver: this.#version };
+      const v = entry.v;
+      entry = { v: typeof v === 'object' && v !== null ? structuredClone(v) : v, exp: entry.exp, ver: this.#version };
       group.set(this.#key, entry);
     }
     return entry;
   }
 
   #write(table: StateTable, value: unknown): void {
-    let group = table.groups[this.#keyGroup];
+    let group = this.#group(table);
     if (!group) table.groups[this.#keyGroup] = group = new Map();
     const exp = table.ttlMs > 0 ? this.#now() + table.ttlMs : 0;
     const entry = group.get(this.#key);
@@ -143,7 +161,7 @@ export class KeyedStateBackend {
   }
 
   #clear(table: StateTable): void {
-    table.groups[this.#keyGroup]?.delete(this.#key);
+    this.#group(table)?.delete(this.#key);
   }
 
   /** A handle on a value state; handles act on the current key. */
@@ -220,18 +238,26 @@ export class KeyedStateBackend {
     return n;
   }
 
-  /** Synchronous part of a snapshot: copies the maps of the given key groups, shares their entries. */
+  /** Synchronous part of a snapshot: freezes the maps of the given key groups (no copy), shares their entries. */
   snapshot(range: KeyGroupRange = this.#range): KeyedStateSnapshot {
     const copies = new Map<number, { table: StateTable; group: Map<string, Entry> }[]>();
+    const doneGroups = new Set<number>();
     for (const table of this.#tables.values()) {
       for (let kg = range.start; kg <= range.end; kg++) {
         const group = table.groups[kg];
         if (!group || group.size === 0) continue;
         let list = copies.get(kg);
         if (!list) copies.set(kg, (list = []));
-        list.push({ table, group: new Map(group) });
+        list.push({ table, group });
+        this.#frozen.set(group, (this.#frozen.get(group) ?? 0) + 1);
       }
     }
+    const unfreeze = (group: Map<string, Entry>): void => {
+      const n = this.#frozen.get(group);
+      if (n === undefined) return;
+      if (n <= 1) this.#frozen.delete(group);
+      else this.#frozen.set(group, n - 1);
+    };
     this.#sharedVersion = this.#version;
     this.#version++;
     this.#inFlight++;
@@ -241,7 +267,8 @@ export class KeyedStateBackend {
       keyGroups: [...copies.keys()].sort((a, b) => a - b),
       keyGroupData: (kg) => {
         const out: Record<string, KeyGroupStateData> = {};
-        for (const { table, group } of copies.get(kg) ?? []) {
+        const list = copies.get(kg) ?? [];
+        for (const { table, group } of list) {
           const entries: [string, unknown, number][] = [];
           for (const [key, entry] of group) {
             // Flink's "cleanup in full snapshot": expired entries never reach a checkpoint.
@@ -251,11 +278,17 @@ export class KeyedStateBackend {
           }
           if (entries.length > 0) out[table.name] = { kind: table.kind, entries };
         }
+        // This key group is read: the live table may change its map in place again.
+        if (!released && !doneGroups.has(kg)) {
+          doneGroups.add(kg);
+          for (const { group } of list) unfreeze(group);
+        }
         return out;
       },
       release: () => {
         if (released) return;
         released = true;
+        for (const [kg, list] of copies) if (!doneGroups.has(kg)) for (const { group } of list) unfreeze(group);
         if (--this.#inFlight === 0) this.#sharedVersion = 0;
       },
     };

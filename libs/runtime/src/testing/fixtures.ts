@@ -1,6 +1,6 @@
 import type { CheckpointManifest, CheckpointStorage } from '../checkpoint/checkpoint-storage';
 import type { TimedValue } from '../connectors/collection-source';
-import type { KeyGroupChunk } from '../job/instance-task';
+import type { KeyedChunk } from '../job/instance-task';
 import { broadcastStateDigest } from '../state/broadcast-state-store';
 import type { FixtureEvent, FixtureRule } from './jobs/rules-job';
 
@@ -62,10 +62,10 @@ export async function readKeyedState(
   const out = new Map<string, Record<string, unknown>>();
   for (const c of manifest.chunks) {
     if (c.keyGroup === undefined) continue;
-    const chunk = JSON.parse(
+    const groups = JSON.parse(
       Buffer.from(await storage.readChunk(manifest.jobId, manifest.checkpointId, c.name)).toString('utf8'),
-    ) as KeyGroupChunk;
-    for (const [name, data] of Object.entries(chunk.states)) {
+    ) as KeyedChunk;
+    for (const [name, data] of Object.values(groups).flatMap((g) => Object.entries(g.states))) {
       for (const [key, value] of data.entries) {
         const rec = out.get(key) ?? {};
         rec[name] = value;
