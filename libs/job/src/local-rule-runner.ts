@@ -1,4 +1,10 @@
-import { EventDecoder, type DecodeFailureReason, type EmittedAlert } from '@cepheus/kafka';
+import {
+  EventDecoder,
+  EventTimeGate,
+  type DecodedEvent,
+  type DecodeFailureReason,
+  type EmittedAlert,
+} from '@cepheus/kafka';
 import { RulesPartitionProcessor, type RulesPartitionProcessorOptions } from './rules-partition-processor';
 
 /** A line that could not be used, with why: what the DLQ topic gets in Kafka mode. */
@@ -49,47 +55,40 @@ export function runRulesLocally(
       options.onAlert?.(alert);
     }
   };
-  const disorder = options.outOfOrdernessMs ?? 0;
-  let watermark = Number.MIN_SAFE_INTEGER;
-  let maxTimestamp = Number.MIN_SAFE_INTEGER;
-  let buffer: Array<ReturnType<typeof decodeLine> & { ok: true }> = [];
+  const time = new EventTimeGate<DecodedEvent>(options.outOfOrdernessMs ?? 0);
+  const release = (ready: DecodedEvent[], watermarkBefore: number) => {
+    for (const event of ready) emit(processor.processEvent(state, event));
+    if (time.watermark > watermarkBefore) emit(processor.advanceWatermark(state, time.watermark));
+  };
   let lineNumber = 0;
-
-  function decodeLine(text: string, line: number) {
-    return decoder.decode({
-      topic: 'local',
-      partition: 0,
-      offset: String(line),
-      key: Buffer.from('local'),
-      value: Buffer.from(text),
-    });
-  }
-
-  function advance(to: number): void {
-    const ready = buffer.filter((d) => d.event.timestamp <= to).sort((a, b) => a.event.timestamp - b.event.timestamp);
-    buffer = buffer.filter((d) => d.event.timestamp > to);
-    for (const d of ready) emit(processor.processEvent(state, d.event));
-    watermark = to;
-    emit(processor.advanceWatermark(state, to));
-  }
-
   for (const text of lines) {
     lineNumber += 1;
     if (text.trim() === '') continue;
     result.events += 1;
-    const decoded = decodeLine(text, lineNumber);
+    const decoded = decoder.decode({
+      topic: 'local',
+      partition: 0,
+      offset: String(lineNumber),
+      key: Buffer.from('local'),
+      value: Buffer.from(text),
+    });
     if (!decoded.ok) {
       result.deadLetters.push({ line: lineNumber, reason: decoded.reason, message: decoded.message });
       continue;
     }
-    if (decoded.event.timestamp < watermark) {
-      result.deadLetters.push({ line: lineNumber, reason: 'LATE_EVENT', message: `behind the watermark ${watermark}` });
+    const before = time.watermark;
+    const ready = time.offer(decoded.event);
+    if (ready === undefined) {
+      result.deadLetters.push({
+        line: lineNumber,
+        reason: 'LATE_EVENT',
+        message: `behind the watermark ${time.watermark}`,
+      });
       continue;
     }
-    buffer.push(decoded);
-    maxTimestamp = Math.max(maxTimestamp, decoded.event.timestamp);
-    if (maxTimestamp - disorder > watermark) advance(maxTimestamp - disorder);
+    release(ready, before);
   }
-  advance(Math.max(maxTimestamp, options.endTime ?? Number.MAX_SAFE_INTEGER));
+  const before = time.watermark;
+  release(time.advanceTo(Math.max(time.maxTimestamp, options.endTime ?? Number.MAX_SAFE_INTEGER)), before);
   return result;
 }

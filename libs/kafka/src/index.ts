@@ -21,3 +21,5 @@ export type {
 export { KafkaRuleJob } from './job/kafka-rule-job';
 export type { JobLogger, KafkaRuleJobOptions, KafkaRuleJobStats } from './job/kafka-rule-job';
 export type { EmittedAlert, PartitionProcessor, RuleStatusReport } from './job/partition-processor';
+export { EventTimeGate } from './job/event-time-gate';
+export type { EventTimeGateState } from './job/event-time-gate';

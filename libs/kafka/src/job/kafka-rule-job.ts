@@ -10,6 +10,7 @@ import {
 import { AlertTransactionWriter, type DeliveryGuarantee, type OutputRecord } from '../sink/alert-transaction-writer';
 import { RulesTopicReader, type RuleRecord } from '../source/rules-topic-reader';
 import { DEFAULT_TOPIC_NAMES, ensureTopics, type CepheusTopicNames } from '../topics/topic-config';
+import { EventTimeGate, type EventTimeGateState } from './event-time-gate';
 import type { EmittedAlert, PartitionProcessor, RuleStatusReport } from './partition-processor';
 
 /** The few logging calls the job makes; pino's logger fits. */
@@ -65,6 +66,9 @@ export interface KafkaRuleJobStats {
   rulesRejected: number;
   broadcastDigest: string;
   lagByPartition: Record<number, number>;
+  /** Wall-clock ms of the first and the latest event read (0 before any), for throughput figures. */
+  firstEventAt: number;
+  lastEventAt: number;
 }
 
 interface PartitionRun<S> {
@@ -73,23 +77,17 @@ interface PartitionRun<S> {
   /** Offset of the next message this run expects; what a checkpoint commits. */
   nextOffset: bigint;
   dirty: boolean;
-  watermark: number;
-  maxTimestamp: number;
   /** Events held until the watermark passes them, so the processor sees event-time order. */
-  buffer: DecodedEvent[];
+  time: EventTimeGate<DecodedEvent>;
   output: OutputRecord[];
 }
 
 interface PartitionSnapshot {
   v: 1;
   offset: string;
-  watermark: number;
-  maxTimestamp: number;
-  buffer: DecodedEvent[];
+  time: EventTimeGateState<DecodedEvent>;
   state: string;
 }
-
-const NO_WATERMARK = Number.MIN_SAFE_INTEGER;
 
 /**
  * Runs the rule job on Kafka: every instance reads the whole rules topic into broadcast state, the instances of one
@@ -158,6 +156,8 @@ export class KafkaRuleJob<S> {
       rulesRejected: 0,
       broadcastDigest: options.processor.broadcastDigest(),
       lagByPartition: {},
+      firstEventAt: 0,
+      lastEventAt: 0,
     };
   }
 
@@ -328,8 +328,26 @@ export class KafkaRuleJob<S> {
       resolveOffset(message.offset);
     }
     this.counters.lagByPartition[partition] = Math.max(0, Number(batch.highWatermark) - Number(run.nextOffset));
+    const now = Date.now();
+    if (this.counters.firstEventAt === 0) this.counters.firstEventAt = now;
+    this.counters.lastEventAt = now;
+    if (this.guarantee === 'at-least-once' && run.output.length > 0) await this.sendEagerly(run);
     if (Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) await this.checkpoint();
     await heartbeat();
+  }
+
+  /** At-least-once: output leaves after its batch; the checkpoint later commits state and offsets only. */
+  private async sendEagerly(run: PartitionRun<S>): Promise<void> {
+    const records = run.output;
+    try {
+      await this.writer!.send(records);
+    } catch (error) {
+      this.onCheckpointFailure(error, 'could not send output; restarting the partitions from the committed offsets');
+      await this.restartFromCommitted();
+      return;
+    }
+    run.output = [];
+    this.counters.alertsOut += records.filter((r) => r.topic === this.topics.alerts).length;
   }
 
   private onMessage(run: PartitionRun<S>, message: Parameters<EventDecoder['decode']>[0]): void {
@@ -341,33 +359,16 @@ export class KafkaRuleJob<S> {
       this.deadLetter(run, message, decoded.reason, decoded.message);
       return;
     }
-    const event = decoded.event;
-    if (event.timestamp < run.watermark) {
-      this.deadLetter(
-        run,
-        message,
-        'LATE_EVENT',
-        `event time ${event.timestamp} is behind the watermark ${run.watermark}`,
-      );
+    const watermarkBefore = run.time.watermark;
+    const ready = run.time.offer(decoded.event);
+    if (ready === undefined) {
+      const detail = `event time ${decoded.event.timestamp} is behind the watermark ${run.time.watermark}`;
+      this.deadLetter(run, message, 'LATE_EVENT', detail);
       return;
     }
-    run.buffer.push(event);
-    if (event.timestamp > run.maxTimestamp) run.maxTimestamp = event.timestamp;
-    const watermark = run.maxTimestamp - this.outOfOrdernessMs;
-    if (watermark > run.watermark) this.advance(run, watermark);
-  }
-
-  private advance(run: PartitionRun<S>, watermark: number): void {
-    const ready: DecodedEvent[] = [];
-    const waiting: DecodedEvent[] = [];
-    for (const event of run.buffer) (event.timestamp <= watermark ? ready : waiting).push(event);
-    // Stable sort: equal timestamps keep their offset order, so replays see the same sequence.
-    ready.sort((a, b) => a.timestamp - b.timestamp);
-    run.buffer = waiting;
     const { processor } = this.options;
     for (const event of ready) this.emit(run, processor.processEvent(run.state, event));
-    run.watermark = watermark;
-    this.emit(run, processor.advanceWatermark(run.state, watermark));
+    if (run.time.watermark > watermarkBefore) this.emit(run, processor.advanceWatermark(run.state, run.time.watermark));
   }
 
   private emit(run: PartitionRun<S>, alerts: EmittedAlert[]): void {
@@ -414,9 +415,7 @@ export class KafkaRuleJob<S> {
       state: processor.createPartitionState(),
       nextOffset: committed ?? 0n,
       dirty: false,
-      watermark: NO_WATERMARK,
-      maxTimestamp: NO_WATERMARK,
-      buffer: [],
+      time: new EventTimeGate<DecodedEvent>(this.outOfOrdernessMs),
       output: [],
     };
     if (committed !== undefined && committed > 0n) {
@@ -427,9 +426,7 @@ export class KafkaRuleJob<S> {
           Buffer.from(await storage.readChunk(jobId, Number(committed), 'state')).toString('utf8'),
         ) as PartitionSnapshot;
         run.state = processor.restorePartition(Buffer.from(snapshot.state, 'base64'));
-        run.watermark = snapshot.watermark;
-        run.maxTimestamp = snapshot.maxTimestamp;
-        run.buffer = snapshot.buffer;
+        run.time.restore(snapshot.time);
         this.counters.restores += 1;
       } else {
         // Kafka moved past this offset but no state is stored for it (e.g. Redis lost its data): go on, say so.
@@ -499,9 +496,7 @@ export class KafkaRuleJob<S> {
       const snapshot: PartitionSnapshot = {
         v: 1,
         offset: run.nextOffset.toString(),
-        watermark: run.watermark,
-        maxTimestamp: run.maxTimestamp,
-        buffer: run.buffer,
+        time: run.time.snapshot(),
         state: Buffer.from(processor.snapshotPartition(run.state)).toString('base64'),
       };
       const data = Buffer.from(JSON.stringify(snapshot));

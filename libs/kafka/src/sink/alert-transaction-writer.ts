@@ -92,6 +92,20 @@ export class AlertTransactionWriter {
     this.lastCommitMs = Date.now() - started;
   }
 
+  /**
+   * At-least-once only: writes records now, ahead of the checkpoint that commits their offsets, so alerts leave with
+   * the latency of one produce rather than of a checkpoint interval.
+   */
+  async send(records: OutputRecord[]): Promise<void> {
+    if (this.options.guarantee !== 'at-least-once') {
+      throw new Error(
+        'send() outside a transaction is only for at-least-once; exactly-once output goes through commit()',
+      );
+    }
+    const byTopic = groupByTopic(records);
+    if (byTopic.length > 0) await this.producer.sendBatch({ topicMessages: byTopic, acks: -1 });
+  }
+
   stats(): { commits: number; lastCommitMs: number } {
     return { commits: this.transactions, lastCommitMs: this.lastCommitMs };
   }

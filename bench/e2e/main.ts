@@ -1,0 +1,317 @@
+/**
+ * End to end on a real broker: events -> engine -> alerts with exactly-once, one and two engine processes, against a
+ * raw kafkajs consume -> produce pipe (one transaction per batch, read_committed) on the same broker in the same run.
+ * Then end-to-end latency at a fixed input rate, exactly-once and at-least-once. Figures: `name: value unit`, the
+ * headline (engine / raw pipe ratio) last.
+ *
+ * Environment: KAFKA_BROKERS (else a broker is started), BENCH_E2E_EVENTS (default 200000), BENCH_E2E_RUNS (3).
+ */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { spawnEngine, type EngineProcess } from '../support/engine-process';
+import { ensureKafka, ensureRedis, figure, median, percentile } from '../support/services';
+
+const EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 200_000);
+const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
+const PARTITIONS = 4;
+const CHECKPOINT_MS = 1000;
+
+/** Ten velocity rules over card payments, as a fraud team writes them; a few fire. */
+function velocityRules(): unknown[] {
+  return Array.from({ length: 10 }, (_, i) => ({
+    id: `velocity-${i}`,
+    version: 1,
+    status: 'active',
+    type: 'aggregate',
+    severity: 'medium',
+    groupBy: ['cardId'],
+    alert: { template: '{{value}} payments on {{key}}' },
+    aggregate: {
+      filter: { all: [{ fact: 'event', path: '$.amount', operator: 'greaterThan', value: i * 100 }] },
+      function: 'count',
+      window: '10m',
+      operator: 'greaterThan',
+      limit: 20 + i,
+    },
+  }));
+}
+
+function payment(i: number, time: number): { key: string; value: string } {
+  const cardId = `card-${i % 10_000}`;
+  return {
+    key: cardId,
+    value: JSON.stringify({
+      id: `p-${i}`,
+      type: 'payment',
+      cardId,
+      amount: (i * 7919) % 2000,
+      country: 'FR',
+      timestamp: time,
+    }),
+  };
+}
+
+async function produceAll(
+  producer: Producer,
+  topic: string,
+  count: number,
+  make: (i: number) => { key: string; value: string },
+) {
+  const batch = 5000;
+  for (let i = 0; i < count; i += batch) {
+    const messages = [];
+    for (let j = i; j < Math.min(count, i + batch); j++) messages.push(make(j));
+    await producer.send({ topic, acks: -1, messages });
+  }
+}
+
+/** The baseline: consume, parse, produce one record per event in one transaction per batch, commit offsets in it. */
+async function rawPipe(kafka: Kafka, input: string, output: string, count: number): Promise<number> {
+  const groupId = `bench-raw-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const producer = kafka.producer({
+    transactionalId: `bench-raw-${randomUUID()}`,
+    maxInFlightRequests: 1,
+    idempotent: true,
+  });
+  await Promise.all([consumer.connect(), producer.connect()]);
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  let seen = 0;
+  let started = 0;
+  const done = new Promise<number>((resolve) => {
+    void consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (started === 0) started = performance.now();
+        const messages = batch.messages.map((m) => {
+          const event = JSON.parse(String(m.value)) as { cardId: string };
+          return { key: event.cardId, value: String(m.value) };
+        });
+        const tx = await producer.transaction();
+        await tx.send({ topic: output, messages });
+        await tx.sendOffsets({
+          consumerGroupId: groupId,
+          topics: [
+            {
+              topic: batch.topic,
+              partitions: [{ partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }],
+            },
+          ],
+        });
+        await tx.commit();
+        seen += batch.messages.length;
+        if (seen >= count) resolve(performance.now() - started);
+      },
+    });
+  });
+  const elapsed = await done;
+  await Promise.all([consumer.disconnect(), producer.disconnect()]);
+  return (count / elapsed) * 1000;
+}
+
+async function engineRun(
+  brokers: string,
+  redisUrl: string,
+  topics: Record<string, string>,
+  engines: number,
+  count: number,
+): Promise<number> {
+  const jobId = `bench-${randomUUID().slice(0, 8)}`;
+  const env = {
+    KAFKA_BROKERS: brokers,
+    REDIS_URL: redisUrl,
+    CEPHEUS_JOB_ID: jobId,
+    CEPHEUS_EVENTS_TOPIC: topics.events,
+    CEPHEUS_RULES_TOPIC: topics.rules,
+    CEPHEUS_ALERTS_TOPIC: `${topics.events}.alerts`,
+    CEPHEUS_RULES_STATUS_TOPIC: `${topics.events}.status`,
+    CEPHEUS_DLQ_TOPIC: `${topics.events}.dlq`,
+    CEPHEUS_CHECKPOINT_INTERVAL_MS: String(CHECKPOINT_MS),
+  };
+  const running: EngineProcess[] = await Promise.all(
+    Array.from({ length: engines }, (_, i) => spawnEngine({ ...env, CEPHEUS_INSTANCE_ID: `${jobId}-${i}` })),
+  );
+  try {
+    for (;;) {
+      const stats = await Promise.all(running.map((e) => e.instance()));
+      const total = stats.reduce((sum, s) => sum + Number(s.eventsIn), 0);
+      if (total >= count) {
+        // Wait for the last checkpoint, so that the figure includes committing the output exactly once.
+        await new Promise((r) => setTimeout(r, CHECKPOINT_MS * 1.5));
+        const done = await Promise.all(running.map((e) => e.instance()));
+        if (done.some((s) => Object.values(s.lagByPartition as Record<string, number>).some((lag) => lag > 0)))
+          continue;
+        // The engines' own clocks: from the first event read to the last, across the processes.
+        const first = Math.min(...done.filter((s) => Number(s.firstEventAt) > 0).map((s) => Number(s.firstEventAt)));
+        const last = Math.max(...done.map((s) => Number(s.lastEventAt)));
+        return (count / Math.max(1, last - first)) * 1000;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await Promise.all(running.map((e) => e.stop()));
+  }
+}
+
+/** Sends probes at a fixed rate through a one-step rule that alerts on each; latency = alert seen - probe sent. */
+async function latency(
+  kafka: Kafka,
+  brokers: string,
+  redisUrl: string,
+  guarantee: string,
+  checkpointMs: number,
+  rate: number,
+  seconds: number,
+) {
+  const base = `bench-lat-${randomUUID().slice(0, 8)}`;
+  const topics = { events: `${base}.events`, rules: `${base}.rules`, alerts: `${base}.alerts` };
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [
+      { topic: topics.events, numPartitions: PARTITIONS },
+      { topic: topics.rules, numPartitions: 1 },
+      { topic: topics.alerts, numPartitions: PARTITIONS },
+    ],
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const probeRule = {
+    id: 'probe',
+    version: 1,
+    status: 'active',
+    type: 'sequence',
+    severity: 'info',
+    groupBy: ['cardId'],
+    alert: { template: 'probe' },
+    sequence: {
+      steps: [
+        { name: 'probe', condition: { all: [{ fact: 'event', path: '$.type', operator: 'equal', value: 'probe' }] } },
+      ],
+    },
+  };
+  await producer.send({ topic: topics.rules, messages: [{ key: 'probe', value: JSON.stringify(probeRule) }] });
+  const engine = await spawnEngine({
+    KAFKA_BROKERS: brokers,
+    REDIS_URL: redisUrl,
+    CEPHEUS_JOB_ID: base,
+    CEPHEUS_INSTANCE_ID: base,
+    CEPHEUS_GUARANTEE: guarantee,
+    CEPHEUS_CHECKPOINT_INTERVAL_MS: String(checkpointMs),
+    CEPHEUS_EVENTS_TOPIC: topics.events,
+    CEPHEUS_RULES_TOPIC: topics.rules,
+    CEPHEUS_ALERTS_TOPIC: topics.alerts,
+    CEPHEUS_RULES_STATUS_TOPIC: `${base}.status`,
+    CEPHEUS_DLQ_TOPIC: `${base}.dlq`,
+  });
+  const latencies: number[] = [];
+  const consumer = kafka.consumer({ groupId: `${base}-tail`, readUncommitted: false, maxWaitTimeInMs: 10 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: topics.alerts, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const alert = JSON.parse(String(message.value)) as { events: Array<{ id: string }> };
+      const sentAt = Number(alert.events[0].id.split('-')[1]);
+      latencies.push(Date.now() - sentAt);
+    },
+  });
+  // Warm-up: the first transactions after start can retry while the coordinator warms up.
+  await new Promise((r) => setTimeout(r, 2000));
+  const total = rate * seconds;
+  const tick = 50;
+  const perTick = Math.max(1, Math.round((rate * tick) / 1000));
+  let sent = 0;
+  const started = Date.now();
+  while (sent < total) {
+    const now = Date.now();
+    const messages = [];
+    for (let i = 0; i < perTick && sent < total; i++, sent++) {
+      const cardId = `card-${sent % 1000}`;
+      messages.push({
+        key: cardId,
+        value: JSON.stringify({ id: `probe-${now}-${sent}`, type: 'probe', cardId, timestamp: now }),
+      });
+    }
+    await producer.send({ topic: topics.events, acks: -1, messages });
+    const next = started + (sent / perTick) * tick;
+    const wait = next - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  const deadline = Date.now() + 20_000;
+  while (latencies.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const stats = await engine.instance();
+  await consumer.disconnect();
+  await producer.disconnect();
+  await engine.stop();
+  if (latencies.length < total) {
+    throw new Error(`only ${latencies.length} of ${total} probe alerts arrived; engine: ${JSON.stringify(stats)}`);
+  }
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function main(): Promise<void> {
+  const { brokers, release } = ensureKafka();
+  const redisUrl = ensureRedis();
+  const kafka = new Kafka({ clientId: 'bench-e2e', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  try {
+    const base = `bench-e2e-${randomUUID().slice(0, 8)}`;
+    const topics = { events: `${base}.events`, rules: `${base}.rules`, raw: `${base}.raw-out` };
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        { topic: topics.events, numPartitions: PARTITIONS },
+        { topic: topics.rules, numPartitions: 1 },
+        { topic: topics.raw, numPartitions: PARTITIONS },
+      ],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic: topics.rules,
+      messages: velocityRules().map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),
+    });
+    const t0 = 1_700_000_000_000;
+    await produceAll(producer, topics.events, EVENTS, (i) => payment(i, t0 + i * 10));
+    await producer.disconnect();
+    process.stderr.write(`bench:e2e: ${EVENTS} events on ${PARTITIONS} partitions, 10 rules, ${RUNS} runs\n`);
+
+    if (process.env.BENCH_E2E_ONLY === 'latency') {
+      const eos = await latency(kafka, brokers, redisUrl, 'exactly-once', 500, 2000, 10);
+      figure('latency_eos_p99_at_2k_per_s_ckpt_500ms', eos.p99, 'ms');
+      return;
+    }
+    const raw: number[] = [];
+    const one: number[] = [];
+    const two: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      raw.push(await rawPipe(kafka, topics.events, topics.raw, EVENTS));
+      one.push(await engineRun(brokers, redisUrl, topics, 1, EVENTS));
+      two.push(await engineRun(brokers, redisUrl, topics, 2, EVENTS));
+    }
+    figure('raw_pipe_eos_events_per_s', median(raw), 'events/s');
+    figure('engine_1proc_eos_events_per_s', median(one), 'events/s');
+    figure('engine_2proc_eos_events_per_s', median(two), 'events/s');
+    figure('engine_2proc_vs_raw_pipe_ratio', median(two) / median(raw), 'x');
+
+    const eos = await latency(kafka, brokers, redisUrl, 'exactly-once', 500, 2000, 10);
+    figure('latency_eos_p50_at_2k_per_s_ckpt_500ms', eos.p50, 'ms');
+    figure('latency_eos_p99_at_2k_per_s_ckpt_500ms', eos.p99, 'ms');
+    figure('latency_eos_p99_over_checkpoint_interval', eos.p99 / 500, 'x');
+    const alo = await latency(kafka, brokers, redisUrl, 'at-least-once', 1000, 10_000, 10);
+    figure('latency_alo_p50_at_10k_per_s', alo.p50, 'ms');
+    figure('latency_alo_p99_at_10k_per_s', alo.p99, 'ms');
+    figure('engine_1proc_vs_raw_pipe_ratio', median(one) / median(raw), 'x');
+  } finally {
+    release();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:e2e failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
