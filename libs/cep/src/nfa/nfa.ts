@@ -217,6 +217,15 @@ export class NFA<E> {
     return restoreNfaState(data);
   }
 
+  /**
+   * True when the state holds nothing (no partial or held match, no buffered event). An idle state need not be
+   * stored: `createState()` gives one that behaves the same (only the `droppedPartialMatches` count is lost), so a
+   * keyed store can keep idle keys absent.
+   */
+  isIdle(state: NfaState<E>): boolean {
+    return state.pm.length === 0 && state.held.length === 0 && state.buf.events === 0;
+  }
+
   /** Figures for metrics. */
   stats(state: NfaState<E>): NfaStats {
     return {
