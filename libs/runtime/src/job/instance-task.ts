@@ -312,6 +312,13 @@ export class InstanceTask {
     });
   }
 
+  /** Restarts the figures' clocks (back-pressure ratio) when processing really begins. */
+  resetClocks(): void {
+    this.#startedAtPerf = performance.now();
+    this.#bpMs = 0;
+    this.#bpSince = undefined;
+  }
+
   /** Asks the source side to take its snapshot and emit a barrier at the next step boundary. */
   triggerBarrier(checkpointId: number, kind: CheckpointKind): void {
     this.#pendingBarriers.push([checkpointId, kind]);
@@ -400,10 +407,12 @@ export class InstanceTask {
     if (wmChanged) {
       frame.w = this.#sourceWm;
       this.#outWm[target] = this.#sourceWm;
-    } else if (this.#sourceIdle && records.length === 0) {
-      if (this.#outWm[target] === -Infinity) return; // idle already announced
+    } else if (this.#sourceIdle && records.length === 0 && this.#outWm[target] !== -Infinity) {
+      // Announce idleness once; -Infinity marks it, so that the next real watermark is sent again.
       frame.idle = true;
       this.#outWm[target] = -Infinity;
+    } else if (records.length === 0 && !barrier && !end) {
+      return;
     }
     if (barrier) frame.b = barrier;
     if (end) frame.end = true;

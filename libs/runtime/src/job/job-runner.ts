@@ -101,6 +101,7 @@ export class JobRunner {
   #started: Promise<void> | undefined;
   #startedResolve: (() => void) | undefined;
   readonly #jobIdOption: string | undefined;
+  #cancelled = false;
 
   constructor(job: StreamEnvironment | JobModuleRef, options: JobRunnerOptions = {}) {
     this.#spec = job;
@@ -174,6 +175,9 @@ export class JobRunner {
       } catch (error) {
         if (error instanceof StopSignal) {
           return { restarts, checkpoints: this.#history, lastCheckpoint: this.#latest, instances: error.instances };
+        }
+        if (this.#cancelled) {
+          return { restarts, checkpoints: this.#history, lastCheckpoint: this.#latest, instances: [] };
         }
         if (restarts >= this.#o.maxRestarts || isFatal(error)) {
           throw error instanceof CepheusError && error.code === 'JOB_FAILED'
@@ -336,6 +340,7 @@ export class JobRunner {
     }
     const attempt: Attempt = { executor, coordinator, broadcast, fail, stop: stopWith };
     this.#attempt = attempt;
+    if (this.#cancelled) stopWith('cancel');
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([executor.start(plans), failed]);
@@ -423,6 +428,7 @@ export class JobRunner {
 
   /** Stops the job without a checkpoint; open sink transactions are aborted. */
   async cancel(): Promise<JobResult> {
+    this.#cancelled = true;
     this.#attempt?.stop('cancel');
     return this.result();
   }

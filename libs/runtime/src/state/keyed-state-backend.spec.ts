@@ -93,6 +93,47 @@ describe('KeyedStateBackend', () => {
     expect(l.get()).toEqual([1, 2]);
   });
 
+  it('snapshots see the barrier-time state of every key: cleared, replaced and new keys after the barrier', () => {
+    const b = new KeyedStateBackend(4, { start: 0, end: 3 }, () => 0);
+    const v = b.getValueState(valueState<number>('v'));
+    const m = b.getMapState(mapState<number>('m'));
+    for (let i = 0; i < 40; i++) {
+      b.setCurrentKey(`k${i}`);
+      v.update(i);
+      m.put('a', i);
+    }
+    const snap = b.snapshot();
+    const first = snap.keyGroups[0]!;
+    const before = snap.keyGroupData(first); // serialized before any change
+    for (let i = 0; i < 40; i++) {
+      b.setCurrentKey(`k${i}`);
+      if (i % 3 === 0) v.clear();
+      else v.update(-i);
+      m.put('b', i);
+      m.remove('a');
+    }
+    b.setCurrentKey('new-key');
+    v.update(1000);
+    const all = new Map<string, unknown>();
+    const maps = new Map<string, unknown>();
+    for (const kg of snap.keyGroups) {
+      const data = kg === first ? before : snap.keyGroupData(kg);
+      for (const [key, value] of data.v?.entries ?? []) all.set(key, value);
+      for (const [key, value] of data.m?.entries ?? []) maps.set(key, value);
+    }
+    snap.release();
+    expect(all.size).toBe(40);
+    for (let i = 0; i < 40; i++) {
+      expect(all.get(`k${i}`)).toBe(i);
+      expect(maps.get(`k${i}`)).toEqual([['a', i]]);
+    }
+    // The live state moved on.
+    b.setCurrentKey('k1');
+    expect([v.value(), [...m.entries()]]).toEqual([-1, [['b', 1]]]);
+    b.setCurrentKey('k3');
+    expect(v.value()).toBeUndefined();
+  });
+
   it('restores key groups into a backend with another range, and refuses keys it does not own', () => {
     const a = new KeyedStateBackend(16, full, () => 0);
     const v = a.getValueState(valueState<number>('v'));

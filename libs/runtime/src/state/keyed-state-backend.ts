@@ -17,6 +17,15 @@ interface Entry {
   ver: number;
 }
 
+interface ActiveSnapshot {
+  /** Entries with `ver <= version` existed at the barrier. */
+  readonly version: number;
+  /** Key groups not serialized yet. */
+  readonly pending: Set<number>;
+  /** Barrier-time entries replaced or removed since, by table and key group. */
+  readonly shadow: Map<StateTable, Map<number, Map<string, Entry>>>;
+}
+
 interface StateTable {
   readonly name: string;
   readonly kind: 'value' | 'list' | 'map';
@@ -49,10 +58,10 @@ export interface KeyedStateSnapshot {
  * Heap keyed state backend (Flink's `HeapKeyedStateBackend` with `CopyOnWriteStateMap`'s idea, reduced): state lives
  * in JS maps per state and key group; `setCurrentKey` selects the key that handles read and write.
  *
- * Snapshots are asynchronous in Flink's sense, with copy-on-write at two levels: the synchronous part only freezes the
- * per-key-group maps (a key group's map is copied when the live table first touches it, unless the snapshot has
- * already serialized it); every entry existing at that moment is "shared" with the snapshot, and a read or write of a
- * shared entry first replaces it with a private copy, so that the snapshot keeps seeing the value as of the barrier.
+ * Snapshots are asynchronous in Flink's sense, with copy-on-write per entry: the synchronous part records a version
+ * and copies nothing; every entry existing at that moment is "shared" with the snapshot, and a read, write or removal
+ * of a shared entry first sets the old entry aside for the snapshot (until it has serialized that key group) and
+ * gives the live table a private copy, so that the snapshot sees every value as of the barrier.
  */
 export class KeyedStateBackend {
   readonly #maxParallelism: number;
@@ -63,15 +72,9 @@ export class KeyedStateBackend {
   #keyGroup = -1;
   /** Version stamped on new entries; bumped by every snapshot. */
   #version = 1;
-  /** Entries with `ver <= #sharedVersion` are referenced by an in-flight snapshot. */
+  /** Entries with `ver <= #sharedVersion` may be needed by an in-flight snapshot (0: no snapshot in flight). */
   #sharedVersion = 0;
-  #inFlight = 0;
-  /**
-   * Key-group maps referenced by in-flight snapshots, with their reference counts. A frozen map is never changed:
-   * the first access through the live table replaces it by a copy (copy-on-write per key group), so the synchronous
-   * part of a snapshot costs O(key groups), and each key group is copied at most once, when it is first touched.
-   */
-  readonly #frozen = new Map<Map<string, Entry>, number>();
+  readonly #active: ActiveSnapshot[] = [];
 
   constructor(maxParallelism: number, range: KeyGroupRange, now: () => number) {
     this.#maxParallelism = maxParallelism;
@@ -119,27 +122,36 @@ export class KeyedStateBackend {
     return table;
   }
 
-  /** The live map of the current key group, copied first if a snapshot holds it. */
-  #group(table: StateTable): Map<string, Entry> | undefined {
-    let group = table.groups[this.#keyGroup];
-    if (group && this.#frozen.size > 0 && this.#frozen.has(group)) {
-      group = new Map(group);
-      table.groups[this.#keyGroup] = group;
+  /**
+   * Keeps the barrier-time entry of the current key for every in-flight snapshot that has not serialized its key
+   * group yet, before the live table replaces or drops it (Flink's `CopyOnWriteStateMap` keeps old entry versions
+   * for running snapshots in the same way).
+   */
+  #preserve(table: StateTable, old: Entry): void {
+    for (const snap of this.#active) {
+      if (old.ver > snap.version || !snap.pending.has(this.#keyGroup)) continue;
+      let byGroup = snap.shadow.get(table);
+      if (!byGroup) snap.shadow.set(table, (byGroup = new Map()));
+      let shadow = byGroup.get(this.#keyGroup);
+      if (!shadow) byGroup.set(this.#keyGroup, (shadow = new Map()));
+      if (!shadow.has(this.#key)) shadow.set(this.#key, old);
     }
-    return group;
   }
 
   /** The live entry of the current key, private to the live table (copied first if a snapshot shares it). */
   #read(table: StateTable): Entry | undefined {
-    const group = this.#group(table);
+    const group = table.groups[this.#keyGroup];
     if (!group) return undefined;
     let entry = group.get(this.#key);
     if (!entry) return undefined;
     if (entry.exp !== 0 && entry.exp <= this.#now()) {
+      if (entry.ver <= this.#sharedVersion) this.#preserve(table, entry);
       group.delete(this.#key);
       return undefined;
     }
     if (entry.ver <= this.#sharedVersion) {
+      // The caller may change the value in place: give the live table its own copy.
+      this.#preserve(table, entry);
       const v = entry.v;
       entry = { v: typeof v === 'object' && v !== null ? structuredClone(v) : v, exp: entry.exp, ver: this.#version };
       group.set(this.#key, entry);
@@ -148,7 +160,7 @@ export class KeyedStateBackend {
   }
 
   #write(table: StateTable, value: unknown): void {
-    let group = this.#group(table);
+    let group = table.groups[this.#keyGroup];
     if (!group) table.groups[this.#keyGroup] = group = new Map();
     const exp = table.ttlMs > 0 ? this.#now() + table.ttlMs : 0;
     const entry = group.get(this.#key);
@@ -156,12 +168,17 @@ export class KeyedStateBackend {
       entry.v = value;
       entry.exp = exp;
     } else {
+      if (entry) this.#preserve(table, entry);
       group.set(this.#key, { v: value, exp, ver: this.#version });
     }
   }
 
   #clear(table: StateTable): void {
-    this.#group(table)?.delete(this.#key);
+    const group = table.groups[this.#keyGroup];
+    const entry = group?.get(this.#key);
+    if (!entry) return;
+    if (entry.ver <= this.#sharedVersion) this.#preserve(table, entry);
+    group!.delete(this.#key);
   }
 
   /** A handle on a value state; handles act on the current key. */
@@ -238,58 +255,55 @@ export class KeyedStateBackend {
     return n;
   }
 
-  /** Synchronous part of a snapshot: freezes the maps of the given key groups (no copy), shares their entries. */
+  /**
+   * Synchronous part of a snapshot: it only records the version and the key groups to write, O(key groups). Entries
+   * changed afterwards are preserved for the snapshot until it has serialized their key group.
+   */
   snapshot(range: KeyGroupRange = this.#range): KeyedStateSnapshot {
-    const copies = new Map<number, { table: StateTable; group: Map<string, Entry> }[]>();
-    const doneGroups = new Set<number>();
+    const pending = new Set<number>();
     for (const table of this.#tables.values()) {
-      for (let kg = range.start; kg <= range.end; kg++) {
-        const group = table.groups[kg];
-        if (!group || group.size === 0) continue;
-        let list = copies.get(kg);
-        if (!list) copies.set(kg, (list = []));
-        list.push({ table, group });
-        this.#frozen.set(group, (this.#frozen.get(group) ?? 0) + 1);
-      }
+      for (let kg = range.start; kg <= range.end; kg++) if ((table.groups[kg]?.size ?? 0) > 0) pending.add(kg);
     }
-    const unfreeze = (group: Map<string, Entry>): void => {
-      const n = this.#frozen.get(group);
-      if (n === undefined) return;
-      if (n <= 1) this.#frozen.delete(group);
-      else this.#frozen.set(group, n - 1);
-    };
-    this.#sharedVersion = this.#version;
+    const snap: ActiveSnapshot = { version: this.#version, pending, shadow: new Map() };
     this.#version++;
-    this.#inFlight++;
+    this.#active.push(snap);
+    this.#sharedVersion = snap.version;
     const now = this.#now();
+    const alive = (e: Entry): boolean => e.exp === 0 || e.exp > now;
     let released = false;
     return {
-      keyGroups: [...copies.keys()].sort((a, b) => a - b),
+      keyGroups: [...pending].sort((x, y) => x - y),
       keyGroupData: (kg) => {
         const out: Record<string, KeyGroupStateData> = {};
-        const list = copies.get(kg) ?? [];
-        for (const { table, group } of list) {
+        if (released || !snap.pending.has(kg)) return out;
+        for (const table of this.#tables.values()) {
+          const group = table.groups[kg];
+          const shadow = snap.shadow.get(table)?.get(kg);
           const entries: [string, unknown, number][] = [];
-          for (const [key, entry] of group) {
+          const add = (key: string, e: Entry): void => {
             // Flink's "cleanup in full snapshot": expired entries never reach a checkpoint.
-            if (entry.exp !== 0 && entry.exp <= now) continue;
-            const v = table.kind === 'map' ? [...(entry.v as Map<string, unknown>)] : entry.v;
-            entries.push([key, v, entry.exp]);
+            if (!alive(e)) return;
+            entries.push([key, table.kind === 'map' ? [...(e.v as Map<string, unknown>)] : e.v, e.exp]);
+          };
+          if (group) {
+            for (const [key, e] of group) {
+              const old = shadow?.get(key);
+              if (old) add(key, old);
+              else if (e.ver <= snap.version) add(key, e);
+            }
           }
+          if (shadow) for (const [key, old] of shadow) if (!group?.has(key)) add(key, old);
           if (entries.length > 0) out[table.name] = { kind: table.kind, entries };
+          snap.shadow.get(table)?.delete(kg);
         }
-        // This key group is read: the live table may change its map in place again.
-        if (!released && !doneGroups.has(kg)) {
-          doneGroups.add(kg);
-          for (const { group } of list) unfreeze(group);
-        }
+        snap.pending.delete(kg);
         return out;
       },
       release: () => {
         if (released) return;
         released = true;
-        for (const [kg, list] of copies) if (!doneGroups.has(kg)) for (const { group } of list) unfreeze(group);
-        if (--this.#inFlight === 0) this.#sharedVersion = 0;
+        this.#active.splice(this.#active.indexOf(snap), 1);
+        this.#sharedVersion = this.#active.reduce((v, x) => Math.max(v, x.version), 0);
       },
     };
   }

@@ -81,7 +81,7 @@ describe('worker threads', () => {
     const skewed = await workerRunner({ outputDir: dir, slowInstance: { index: 1, microsPerEvent: 300 } }, 2).run();
     // Instance 1 spends ~0.9 s more on its events; instance 0, which feeds it, waits for credit most of that time.
     const waited = skewed.instances[0]!.backPressuredMs - even.instances[0]!.backPressuredMs;
-    expect(waited).toBeGreaterThan(300);
+    expect(waited).toBeGreaterThan(150);
     expect(skewed.instances[0]!.backPressureRatio).toBeGreaterThan(0.2);
   });
 });

@@ -117,6 +117,7 @@ export class WorkerExecutor implements Executor {
       return slot;
     });
     await Promise.all(this.#slots.map((s) => s.ready));
+    for (let i = 0; i < this.#slots.length; i++) this.#post(i, { t: 'start' });
   }
 
   #fail(error: unknown): void {

@@ -76,8 +76,13 @@ async function main(): Promise<void> {
     );
   });
 
+  let begin!: () => void;
+  const started = new Promise<void>((resolve) => (begin = resolve));
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
+      case 'start':
+        begin();
+        break;
       case 'trigger':
         task.triggerBarrier(m.id, m.kind);
         wake?.();
@@ -102,6 +107,9 @@ async function main(): Promise<void> {
     }
   });
   post({ t: 'ready' });
+  // All instances start together, once every one is open: a slow start of one is not back-pressure on the others.
+  await started;
+  task.resetClocks();
 
   while (running) {
     const n = await task.step();

@@ -19,6 +19,7 @@ export interface WorkerInit {
 
 /** Coordinator -> worker. */
 export type ToWorker =
+  | { t: 'start' }
   | { t: 'trigger'; id: number; kind: CheckpointKind }
   | { t: 'broadcast'; frame: DataFrame }
   | { t: 'complete'; id: number }
