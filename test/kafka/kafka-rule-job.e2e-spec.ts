@@ -7,6 +7,7 @@ import {
   type RuleRecord,
 } from '@cepheus/kafka';
 import { RedisCheckpointStorage } from '@cepheus/redis';
+import type { CheckpointStorage } from '@cepheus/runtime';
 import Redis from 'ioredis';
 import { redisUrl, uniqueName } from '../support/services';
 import { kafka, produce, testTopics, TopicTail } from '../support/topics';
@@ -79,14 +80,17 @@ describe('KafkaRuleJob on the real broker and Redis', () => {
     instanceId: string,
     processor = new EveryNthProcessor(),
     checkpointIntervalMs = 200,
+    storage: CheckpointStorage = new RedisCheckpointStorage(redis, { keyPrefix: `cepheus-test-${jobId}` }),
+    maxPendingRecordsPerPartition?: number,
   ) {
     return new KafkaRuleJob({
       kafka,
       jobId,
       instanceId,
       processor,
-      // One prefix per job: a successor must find its predecessor's snapshots.
-      storage: new RedisCheckpointStorage(redis, { keyPrefix: `cepheus-test-${jobId}` }),
+      // One prefix per job (the default above): a successor must find its predecessor's snapshots.
+      storage,
+      maxPendingRecordsPerPartition,
       topics,
       checkpointIntervalMs,
       eventPartitions: 3,
@@ -191,6 +195,55 @@ describe('KafkaRuleJob on the real broker and Redis', () => {
     } finally {
       await status?.stop();
       await Promise.all(jobs.map((j) => j.stop()));
+    }
+  });
+
+  it('pauses a partition whose output cannot be committed, and resumes without loss once storage is back', async () => {
+    const topics = testTopics('job-backpressure');
+    const jobId = uniqueName('job');
+    const redisStorage = new RedisCheckpointStorage(redis, { keyPrefix: `cepheus-test-${jobId}` });
+    let storageDown = true;
+    // The real Redis storage behind a switch, standing for a Redis outage: writes fail while it is down.
+    const storage: CheckpointStorage = {
+      writeChunk: (...args) =>
+        storageDown ? Promise.reject(new Error('storage down')) : redisStorage.writeChunk(...args),
+      commit: (m) => (storageDown ? Promise.reject(new Error('storage down')) : redisStorage.commit(m)),
+      readManifest: (...args) => redisStorage.readManifest(...args),
+      readLatest: (...args) => redisStorage.readLatest(...args),
+      readChunk: (...args) => redisStorage.readChunk(...args),
+      list: (jobId) => redisStorage.list(jobId),
+      delete: (...args) => redisStorage.delete(...args),
+    };
+    const processor = new EveryNthProcessor();
+    processor.every = 1;
+    const job = newJob(topics, jobId, 'i1', processor, 200, storage, 20);
+    await job.start();
+    const alerts = await TopicTail.start(topics.alerts);
+    try {
+      await produce(topics.events, events(3, 30));
+      await waitUntil(() => job.stats().eventsIn >= 90 && job.stats().checkpointFailures > 1, 30_000);
+      // Every key's partition holds 30 uncommitted alerts, over the bound of 20: all are paused.
+      expect(job.stats().pausedPartitions.length).toBeGreaterThan(0);
+      const pausedBefore = job.stats().pausedPartitions;
+      await produce(
+        topics.events,
+        events(3, 30, 100_000).map((e) => ({ ...e, value: e.value.replace('"e-', '"f-') })),
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(job.stats().pausedPartitions).toEqual(pausedBefore);
+      expect(job.stats().eventsIn).toBeLessThan(180);
+      expect(alerts.messages).toHaveLength(0);
+
+      storageDown = false;
+      await alerts.waitFor((t) => t.messages.length >= 180, 60_000, 1500);
+      const ids = alerts.values<{ id: string }>().map((a) => a.id);
+      expect(ids).toHaveLength(180);
+      expect(new Set(ids).size).toBe(180);
+      expect(job.stats().pausedPartitions).toEqual([]);
+      expect(job.stats().backPressureMs).toBeGreaterThan(0);
+    } finally {
+      await alerts.stop();
+      await job.stop();
     }
   });
 });

@@ -48,6 +48,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   private generation = 0;
   private digest = digestOf(new Map());
   private readonly matches: Record<string, number> = {};
+  private evaluations = 0;
   private readonly liveStates = new Set<WeakRef<RulesPartitionState>>();
 
   constructor(options: RulesPartitionProcessorOptions = {}) {
@@ -117,6 +118,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
         keyState = new Map();
         state.keys.set(route.key, keyState);
       }
+      this.evaluations += route.ruleIds.length;
       const alerts = this.evaluator.process(keyState, route, payload, event.timestamp);
       state.wakeUps.set(route.key, this.evaluator.nextWakeUp(keyState));
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
@@ -159,6 +161,11 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
 
   partitionStats(state: RulesPartitionState): Record<string, number> {
     return { keys: state.keys.size, pendingWakeUps: state.wakeUps.size };
+  }
+
+  /** Rule evaluations (an event meeting a rule that can use it) since start. */
+  evaluationCount(): number {
+    return this.evaluations;
   }
 
   /** Alerts per rule id since start. */

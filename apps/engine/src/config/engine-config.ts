@@ -32,6 +32,8 @@ export interface EngineConfig {
   CEPHEUS_EVENT_PARTITIONS: number;
   /** Largest accepted event in bytes. @defaultValue 1048576 */
   CEPHEUS_MAX_EVENT_BYTES: number;
+  /** Back-pressure bound on a partition's uncommitted output. @defaultValue 100000 */
+  CEPHEUS_MAX_PENDING_RECORDS: number;
   /** Port of /health and /metrics; 0 picks a free one. @defaultValue 9464 */
   CEPHEUS_HTTP_PORT: number;
   /** Address /health and /metrics listen on. @defaultValue 127.0.0.1 */
@@ -64,6 +66,7 @@ const schema = {
     CEPHEUS_CREATE_TOPICS: { type: 'boolean', default: true },
     CEPHEUS_EVENT_PARTITIONS: { type: 'integer', minimum: 1, maximum: 1000, default: 4 },
     CEPHEUS_MAX_EVENT_BYTES: { type: 'integer', minimum: 64, default: 1048576 },
+    CEPHEUS_MAX_PENDING_RECORDS: { type: 'integer', minimum: 100, default: 100000 },
     CEPHEUS_HTTP_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
     CEPHEUS_HTTP_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },

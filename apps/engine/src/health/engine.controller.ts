@@ -15,6 +15,7 @@ export class EngineController {
         job,
         ruleMatches: this.jobs.processor.matchCounts(),
         partialMatches: this.jobs.processor.openStateCount(),
+        evaluations: this.jobs.processor.evaluationCount(),
       };
     });
   }

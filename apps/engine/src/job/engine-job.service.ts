@@ -49,6 +49,7 @@ export class EngineJobService implements OnModuleInit, OnApplicationShutdown {
       outOfOrdernessMs: config.CEPHEUS_OUT_OF_ORDERNESS_MS,
       retainedCheckpoints: config.CEPHEUS_RETAINED_CHECKPOINTS,
       sessionTimeoutMs: config.CEPHEUS_SESSION_TIMEOUT_MS,
+      maxPendingRecordsPerPartition: config.CEPHEUS_MAX_PENDING_RECORDS,
       createTopics: config.CEPHEUS_CREATE_TOPICS,
       eventPartitions: config.CEPHEUS_EVENT_PARTITIONS,
       decoder: { maxBytes: config.CEPHEUS_MAX_EVENT_BYTES },

@@ -21,12 +21,16 @@ export class EngineMetrics {
   private readonly digest: Gauge<'digest'>;
   private readonly ruleMatches: Gauge<'rule'>;
   private readonly partialMatches: Gauge;
+  private readonly evaluations: Counter;
+  private readonly pausedPartitions: Gauge;
+  private readonly backPressure: Counter;
 
   constructor(
     private readonly read: () => {
       job: KafkaRuleJobStats;
       ruleMatches: Record<string, number>;
       partialMatches: number;
+      evaluations: number;
     },
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'cepheus_process_' });
@@ -92,6 +96,21 @@ export class EngineMetrics {
       labelNames: ['rule'],
       registers,
     });
+    this.evaluations = new Counter({
+      name: 'cepheus_rule_evaluations_total',
+      help: 'Rule evaluations: an event meeting a rule that can use it',
+      registers,
+    });
+    this.pausedPartitions = new Gauge({
+      name: 'cepheus_backpressure_paused_partitions',
+      help: 'Events partitions paused because their uncommitted output reached the bound',
+      registers,
+    });
+    this.backPressure = new Counter({
+      name: 'cepheus_backpressure_ms_total',
+      help: 'Milliseconds partitions spent paused for back-pressure',
+      registers,
+    });
     this.partialMatches = new Gauge({
       name: 'cepheus_partial_matches',
       help: 'Open CEP partial matches and window entries',
@@ -100,7 +119,10 @@ export class EngineMetrics {
   }
 
   async render(): Promise<string> {
-    const { job, ruleMatches, partialMatches } = this.read();
+    const { job, ruleMatches, partialMatches, evaluations } = this.read();
+    this.bump(this.evaluations, 'eval', evaluations);
+    this.bump(this.backPressure, 'bp', job.backPressureMs);
+    this.pausedPartitions.set(job.pausedPartitions.length);
     this.bump(this.eventsIn, 'in', job.eventsIn);
     this.bump(this.alertsOut, 'out', job.alertsOut);
     this.bump(this.checkpoints, 'cp', job.checkpoints);

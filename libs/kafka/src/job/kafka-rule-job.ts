@@ -44,6 +44,11 @@ export interface KafkaRuleJobOptions<S> {
   decoder?: EventDecoderOptions;
   logger?: JobLogger;
   /**
+   * Back-pressure: a partition whose uncommitted output reaches this many records (a checkpoint that keeps failing,
+   * e.g. Redis down) is paused until a checkpoint succeeds, so memory stays bounded. @defaultValue 100000
+   */
+  maxPendingRecordsPerPartition?: number;
+  /**
    * How long the group waits for a silent member before its partitions move. Shorter means faster fail-over after a
    * crash; the broker bounds it (group.min.session.timeout.ms, 6 s by default). @defaultValue 30000
    */
@@ -69,6 +74,9 @@ export interface KafkaRuleJobStats {
   /** Wall-clock ms of the first and the latest event read (0 before any), for throughput figures. */
   firstEventAt: number;
   lastEventAt: number;
+  /** Partitions paused for back-pressure now, and the milliseconds spent paused in total. */
+  pausedPartitions: number[];
+  backPressureMs: number;
 }
 
 interface PartitionRun<S> {
@@ -126,6 +134,8 @@ export class KafkaRuleJob<S> {
   private running = false;
   private failureBackoffMs = 0;
   private retryNotBefore = 0;
+  /** Partition -> when it was paused for back-pressure. */
+  private readonly paused = new Map<number, number>();
   private readonly counters: KafkaRuleJobStats;
 
   constructor(private readonly options: KafkaRuleJobOptions<S>) {
@@ -158,6 +168,8 @@ export class KafkaRuleJob<S> {
       lagByPartition: {},
       firstEventAt: 0,
       lastEventAt: 0,
+      pausedPartitions: [],
+      backPressureMs: 0,
     };
   }
 
@@ -254,6 +266,7 @@ export class KafkaRuleJob<S> {
       ...this.counters,
       dlq: { ...this.counters.dlq },
       ownedPartitions: [...this.assigned].sort((a, b) => a - b),
+      pausedPartitions: [...this.paused.keys()].sort((a, b) => a - b),
       broadcastDigest: this.options.processor.broadcastDigest(),
     };
   }
@@ -286,6 +299,14 @@ export class KafkaRuleJob<S> {
     void this.statusProducer
       ?.send({ topic: this.topics.rulesStatus, messages: [{ key: record.ruleId, value: JSON.stringify(status) }] })
       .catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not publish rule status'));
+  }
+
+  private resumePaused(): void {
+    if (this.paused.size === 0) return;
+    const now = Date.now();
+    for (const since of this.paused.values()) this.counters.backPressureMs += now - since;
+    this.consumer?.resume([{ topic: this.topics.events, partitions: [...this.paused.keys()] }]);
+    this.paused.clear();
   }
 
   private onAssignment(partitions: Set<number>): void {
@@ -332,6 +353,11 @@ export class KafkaRuleJob<S> {
     if (this.counters.firstEventAt === 0) this.counters.firstEventAt = now;
     this.counters.lastEventAt = now;
     if (this.guarantee === 'at-least-once' && run.output.length > 0) await this.sendEagerly(run);
+    if (run.output.length >= (this.options.maxPendingRecordsPerPartition ?? 100_000) && !this.paused.has(partition)) {
+      this.consumer?.pause([{ topic: this.topics.events, partitions: [partition] }]);
+      this.paused.set(partition, Date.now());
+      this.log.warn({ partition, pending: run.output.length }, 'back-pressure: partition paused until a checkpoint');
+    }
     if (Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) await this.checkpoint();
     await heartbeat();
   }
@@ -479,6 +505,7 @@ export class KafkaRuleJob<S> {
       run.output = [];
       run.dirty = false;
     }
+    this.resumePaused();
     this.counters.checkpoints += 1;
     this.counters.lastCheckpointMs = Date.now() - started;
     this.counters.lastCheckpointBytes = bytes;
@@ -533,6 +560,7 @@ export class KafkaRuleJob<S> {
   /** Flink's restart strategy in miniature: drop uncommitted work, back off, resume from the committed truth. */
   private async restartFromCommitted(): Promise<void> {
     this.runs.clear();
+    this.resumePaused();
     await new Promise((resolve) => setTimeout(resolve, this.failureBackoffMs));
     try {
       await this.writer?.disconnect();
