@@ -91,11 +91,14 @@ const factSide = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       fact: fc.constant('step'),
-      params: fc.record({
-        name: fc.constantFrom('first', 'second'),
-        agg: fc.constantFrom('count', 'sum', 'avg', 'min', 'max', 'first', 'last', 'distinctCount'),
-        field: fc.constantFrom('a', 'b'),
-      }),
+      params: fc
+        .record({
+          name: fc.constantFrom('first', 'second'),
+          agg: fc.constantFrom('count', 'sum', 'avg', 'min', 'max', 'first', 'last', 'distinctCount'),
+          field: fc.constantFrom('a', 'b'),
+          scale: fc.constantFrom(undefined, 10, 0.5),
+        })
+        .map((p) => JSON.parse(JSON.stringify(p)) as Record<string, unknown>),
     }),
   },
   {

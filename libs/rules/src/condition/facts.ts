@@ -45,7 +45,8 @@ export const BUILT_IN_FACTS = ['event', 'time', 'steps', 'step'] as const;
 const NO_EVENTS: readonly RuleEvent[] = [];
 
 /**
- * The `step` fact: an aggregation over a field of the events a step matched so far. Numeric aggregations use only
+ * The `step` fact: an aggregation over a field of the events a step matched so far (multiplied by `params.scale`
+ * when given and the result is a number). Numeric aggregations use only
  * finite numbers and are undefined when there are none (count is 0); `first`/`last` return the field (or the event)
  * of the first/last matched event; `distinctCount` counts distinct primitive values.
  */
@@ -149,7 +150,15 @@ export class FactRegistry {
         const name = String(params.name);
         const agg = params.agg as StepAggregation;
         const field = typeof params.field === 'string' ? parsePath(toPath(params.field)) : undefined;
-        return (_e, ctx) => aggregateStep(ctx === undefined ? NO_EVENTS : ctx.getEventsForPattern(name), agg, field);
+        const scale = typeof params.scale === 'number' ? params.scale : undefined;
+        if (scale === undefined) {
+          return (_e, ctx) => aggregateStep(ctx === undefined ? NO_EVENTS : ctx.getEventsForPattern(name), agg, field);
+        }
+        // `scale` is the one piece of arithmetic: "above 10 times the average" without code in rules.
+        return (_e, ctx) => {
+          const v = aggregateStep(ctx === undefined ? NO_EVENTS : ctx.getEventsForPattern(name), agg, field);
+          return typeof v === 'number' ? v * scale : v;
+        };
       }
       default: {
         const def = this.#facts.get(fact);

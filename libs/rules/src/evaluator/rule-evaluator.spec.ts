@@ -289,8 +289,8 @@ describe('RuleEvaluator: sequences', () => {
                 fact: 'event',
                 path: '$.amount',
                 operator: 'greaterThan',
-                value: { fact: 'step', params: { name: 'small', agg: 'avg', field: 'amount' } },
-                name: 'above avg',
+                value: { fact: 'step', params: { name: 'small', agg: 'avg', field: 'amount', scale: 10 } },
+                name: 'above 10x avg',
               },
               { not: { fact: 'event', path: '$.amount', operator: 'lessThan', value: 10 } },
             ],
@@ -303,9 +303,10 @@ describe('RuleEvaluator: sequences', () => {
     const h = new Harness(evaluatorOf(rule));
     h.send({ id: 'a', board: 'b1', amount: 2 }, T0);
     h.send({ id: 'b', board: 'b1', amount: 4 }, T0 + 1);
-    const [alert] = h.send({ id: 'c', board: 'b1', amount: 31 }, T0 + 2);
+    expect(h.send({ id: 'c', board: 'b1', amount: 29 }, T0 + 2)).toEqual([]); // 29 <= 10 x 3
+    const [alert] = h.send({ id: 'd', board: 'b1', amount: 31 }, T0 + 3);
     expect(alert.message).toBe('31 after 3 events');
-    expect(alert.explanation).toHaveProperty('steps.2.condition.children.0.value', 3);
+    expect(alert.explanation).toHaveProperty('steps.2.condition.children.0.value', 30);
   });
 
   it('raises a timeout alert for a partial match that got far enough', () => {

@@ -316,6 +316,9 @@ function checkFact(
     ) {
       k.err(`${at}/params/field`, 'must be a field name or a path in the supported subset');
     }
+    if (p.scale !== undefined && (typeof p.scale !== 'number' || !Number.isFinite(p.scale))) {
+      k.err(`${at}/params/scale`, 'must be a finite number');
+    }
     if (p.field === undefined && p.agg !== 'count' && p.agg !== 'first' && p.agg !== 'last') {
       k.err(`${at}/params/field`, `is required for ${String(p.agg)}`);
     }

@@ -55,6 +55,8 @@ export class ReferenceEngine {
       const steps = await almanac.factValue<Record<string, RuleEvent[]>>('__stepEvents');
       const events = steps[String(params.name)] ?? [];
       const agg = params.agg as StepAggregation;
+      const scaled = (v: unknown): unknown =>
+        typeof params.scale === 'number' && typeof v === 'number' ? v * params.scale : v;
       const field =
         typeof params.field === 'string'
           ? parsePath(params.field.startsWith('$') ? params.field : `$.${params.field}`)
@@ -63,12 +65,12 @@ export class ReferenceEngine {
         const nums = events
           .map((e) => aggregateStep([e], 'first', field))
           .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-        if (agg === 'sum') return nums.reduce((s, v) => s + v, 0);
+        if (agg === 'sum') return scaled(nums.reduce((s, v) => s + v, 0));
         if (nums.length === 0) return undefined;
-        if (agg === 'avg') return nums.reduce((s, v) => s + v, 0) / nums.length;
-        return agg === 'min' ? Math.min(...nums) : Math.max(...nums);
+        if (agg === 'avg') return scaled(nums.reduce((s, v) => s + v, 0) / nums.length);
+        return scaled(agg === 'min' ? Math.min(...nums) : Math.max(...nums));
       }
-      return aggregateStep(events, agg, field);
+      return scaled(aggregateStep(events, agg, field));
     });
     for (const f of this.#facts) {
       engine.addFact(f.name, async (params, almanac) => {
