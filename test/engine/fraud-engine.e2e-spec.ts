@@ -1,0 +1,63 @@
+import { FRAUD_RULES, generateFraud } from '@cepheus/rules';
+import { startEngine, type EngineProcess } from '../support/engine-process';
+import { uniqueName } from '../support/services';
+import { alertSummary, closingTicks } from '../support/shapes-stream';
+import { engineTopicEnv, kafka, produce, testTopics, TopicTail } from '../support/topics';
+
+interface AlertBody {
+  alertId: string;
+  ruleId: string;
+  key: string;
+  events: Array<{ id: string }>;
+}
+
+/**
+ * The fraud rules on the real broker. One events partition: the device rule groups by device and the card rules by
+ * card, and keyed state lives per partition (docs/architecture.md), so both groupings meet in one partition here.
+ */
+describe('engine on the real broker and Redis: the fraud rules', () => {
+  let engine: EngineProcess | undefined;
+  afterAll(async () => engine?.stop());
+
+  it('finds every planted case of the generator and raises nothing on the clean traffic', async () => {
+    const topics = testTopics('fraud');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        { topic: topics.events, numPartitions: 1 },
+        { topic: topics.rules, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      ],
+      waitForLeaders: true,
+    });
+    await admin.disconnect();
+    await produce(
+      topics.rules,
+      FRAUD_RULES.map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),
+    );
+    engine = await startEngine({
+      ...engineTopicEnv(topics),
+      CEPHEUS_JOB_ID: uniqueName('fraud'),
+      CEPHEUS_CHECKPOINT_INTERVAL_MS: '300',
+    });
+    const stream = generateFraud({ seed: 5, payments: 3000 });
+    const alerts = await TopicTail.start(topics.alerts);
+    try {
+      await produce(topics.events, [
+        ...stream.events.map(({ event, timestamp }) => ({
+          key: String(event.cardId),
+          value: JSON.stringify({ ...event, timestamp }),
+        })),
+        ...closingTicks(1, stream.endTime),
+      ]);
+      const expected = stream.expected.map((e) => `${e.ruleId} ${e.key} ${e.lastEventId}`).sort();
+      expect(expected.length).toBeGreaterThanOrEqual(15);
+      await alerts.waitFor((t) => t.messages.length >= expected.length, 60_000, 3000);
+      const bodies = alerts.values<AlertBody>();
+      expect(bodies.map(alertSummary).sort()).toEqual(expected);
+      expect(new Set(bodies.map((a) => a.alertId)).size).toBe(bodies.length);
+    } finally {
+      await alerts.stop();
+    }
+  }, 120_000);
+});
