@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { spawnEngine, type EngineProcess } from '../support/engine-process';
+import { createTopics } from '../support/kafka-topics';
 import { ensureKafka, ensureRedis, figure, median, percentile } from '../support/services';
 
 const EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 200_000);
@@ -165,17 +166,11 @@ async function latency(
 ) {
   const base = `bench-lat-${randomUUID().slice(0, 8)}`;
   const topics = { events: `${base}.events`, rules: `${base}.rules`, alerts: `${base}.alerts` };
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [
-      { topic: topics.events, numPartitions: PARTITIONS },
-      { topic: topics.rules, numPartitions: 1 },
-      { topic: topics.alerts, numPartitions: PARTITIONS },
-    ],
-    waitForLeaders: true,
-  });
-  await admin.disconnect();
+  await createTopics(kafka, [
+    { topic: topics.events, partitions: PARTITIONS },
+    { topic: topics.rules, compact: true },
+    { topic: topics.alerts, partitions: PARTITIONS },
+  ]);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const probeRule = {
@@ -258,17 +253,11 @@ async function main(): Promise<void> {
   try {
     const base = `bench-e2e-${randomUUID().slice(0, 8)}`;
     const topics = { events: `${base}.events`, rules: `${base}.rules`, raw: `${base}.raw-out` };
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic: topics.events, numPartitions: PARTITIONS },
-        { topic: topics.rules, numPartitions: 1 },
-        { topic: topics.raw, numPartitions: PARTITIONS },
-      ],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createTopics(kafka, [
+      { topic: topics.events, partitions: PARTITIONS },
+      { topic: topics.rules, compact: true },
+      { topic: topics.raw, partitions: PARTITIONS },
+    ]);
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.send({
@@ -281,8 +270,13 @@ async function main(): Promise<void> {
     process.stderr.write(`bench:e2e: ${EVENTS} events on ${PARTITIONS} partitions, 10 rules, ${RUNS} runs\n`);
 
     if (process.env.BENCH_E2E_ONLY === 'latency') {
+      // Latency alone (for tuning): BENCH_E2E_ONLY=latency npm run bench:e2e
       const eos = await latency(kafka, brokers, redisUrl, 'exactly-once', 500, 2000, 10);
+      figure('latency_eos_p50_at_2k_per_s_ckpt_500ms', eos.p50, 'ms');
       figure('latency_eos_p99_at_2k_per_s_ckpt_500ms', eos.p99, 'ms');
+      const alo = await latency(kafka, brokers, redisUrl, 'at-least-once', 1000, 10_000, 10);
+      figure('latency_alo_p50_at_10k_per_s', alo.p50, 'ms');
+      figure('latency_alo_p99_at_10k_per_s', alo.p99, 'ms');
       return;
     }
     const raw: number[] = [];

@@ -1,31 +1,19 @@
 import { SHAPES_RULES } from '@cepheus/rules';
 import { startEngine, type EngineProcess } from '../support/engine-process';
+import { createTopics, type AlertBody } from '../../bench/support/kafka-topics';
 import { uniqueName } from '../support/services';
 import { alertSummary, closingTicks, longShapesStream } from '../support/shapes-stream';
 import { engineTopicEnv, kafka, produce, testTopics, TopicTail } from '../support/topics';
-
-interface AlertBody {
-  alertId: string;
-  ruleId: string;
-  key: string;
-  events: Array<{ id: string }>;
-}
 
 const PARTITIONS = 4;
 
 describe('exactly-once under kill -9: two engine processes, killed and restarted mid-stream', () => {
   it('delivers exactly the expected alerts to a read_committed consumer: none missing, none twice', async () => {
     const topics = testTopics('kill');
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic: topics.events, numPartitions: PARTITIONS },
-        { topic: topics.rules, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-      ],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createTopics(kafka, [
+      { topic: topics.events, partitions: PARTITIONS },
+      { topic: topics.rules, compact: true },
+    ]);
     await produce(
       topics.rules,
       SHAPES_RULES.map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),

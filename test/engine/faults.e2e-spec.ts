@@ -2,16 +2,10 @@ import { SHAPES_RULES } from '@cepheus/rules';
 import { Kafka, logLevel } from 'kafkajs';
 import { startEngine, type EngineProcess } from '../support/engine-process';
 import { PrivateKafka, PrivateRedis } from '../support/private-services';
+import { createTopics, type AlertBody } from '../../bench/support/kafka-topics';
 import { uniqueName } from '../support/services';
 import { alertSummary, closingTicks, longShapesStream } from '../support/shapes-stream';
 import { engineTopicEnv, testTopics } from '../support/topics';
-
-interface AlertBody {
-  alertId: string;
-  ruleId: string;
-  key: string;
-  events: Array<{ id: string }>;
-}
 
 const PARTITIONS = 3;
 
@@ -39,10 +33,7 @@ describe('faults: the Kafka broker and Redis restart mid-stream', () => {
       logLevel: logLevel.NOTHING,
       retry: { retries: 20, initialRetryTime: 300, maxRetryTime: 3000 },
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: topics.events, numPartitions: PARTITIONS }], waitForLeaders: true });
-    await admin.disconnect();
+    await createTopics(kafka, [{ topic: topics.events, partitions: PARTITIONS }]);
 
     const produce = async (messages: Array<{ key: string; value: string; partition?: number }>) => {
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

@@ -1,15 +1,9 @@
 import { FRAUD_RULES, generateFraud } from '@cepheus/rules';
 import { startEngine, type EngineProcess } from '../support/engine-process';
+import { createTopics, type AlertBody } from '../../bench/support/kafka-topics';
 import { uniqueName } from '../support/services';
 import { alertSummary, closingTicks } from '../support/shapes-stream';
 import { engineTopicEnv, kafka, produce, testTopics, TopicTail } from '../support/topics';
-
-interface AlertBody {
-  alertId: string;
-  ruleId: string;
-  key: string;
-  events: Array<{ id: string }>;
-}
 
 /**
  * The fraud rules on the real broker. One events partition: the device rule groups by device and the card rules by
@@ -21,16 +15,7 @@ describe('engine on the real broker and Redis: the fraud rules', () => {
 
   it('finds every planted case of the generator and raises nothing on the clean traffic', async () => {
     const topics = testTopics('fraud');
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic: topics.events, numPartitions: 1 },
-        { topic: topics.rules, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-      ],
-      waitForLeaders: true,
-    });
-    await admin.disconnect();
+    await createTopics(kafka, [{ topic: topics.events }, { topic: topics.rules, compact: true }]);
     await produce(
       topics.rules,
       FRAUD_RULES.map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),

@@ -1,15 +1,9 @@
 import { SHAPES_RULES } from '@cepheus/rules';
 import { startEngine, type EngineProcess } from '../support/engine-process';
+import { createTopics, type AlertBody } from '../../bench/support/kafka-topics';
 import { uniqueName } from '../support/services';
 import { alertSummary, closingTicks, longShapesStream } from '../support/shapes-stream';
 import { engineTopicEnv, kafka, produce, testTopics, TopicTail } from '../support/topics';
-
-interface AlertBody {
-  alertId: string;
-  ruleId: string;
-  key: string;
-  events: Array<{ id: string }>;
-}
 
 const PARTITIONS = 6;
 
@@ -28,10 +22,7 @@ async function waitForOwnership(engines: EngineProcess[], timeoutMs = 60_000): P
 describe('scale-out by consumer group: 1 -> 2 -> 3 engines, then one stops', () => {
   it('gives the same alerts as the expected single-engine result, with equal broadcast digests everywhere', async () => {
     const topics = testTopics('scale');
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: topics.events, numPartitions: PARTITIONS }], waitForLeaders: true });
-    await admin.disconnect();
+    await createTopics(kafka, [{ topic: topics.events, partitions: PARTITIONS }]);
     const env = {
       ...engineTopicEnv(topics),
       CEPHEUS_JOB_ID: uniqueName('scale'),

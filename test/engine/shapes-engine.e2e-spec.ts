@@ -1,16 +1,9 @@
 import { SHAPES_RULES } from '@cepheus/rules';
 import { startEngine, type EngineProcess } from '../support/engine-process';
+import type { AlertBody } from '../../bench/support/kafka-topics';
 import { uniqueName } from '../support/services';
 import { engineTopicEnv, produce, testTopics, TopicTail } from '../support/topics';
 
-interface AlertBody {
-  alertId: string;
-  ruleId: string;
-  ruleVersion: number;
-  key: string;
-  message: string;
-  events: Array<{ id: string }>;
-}
 interface StatusBody {
   ruleId: string;
   version: number | null;
