@@ -49,8 +49,13 @@ async function checkpointFigures(keys: number): Promise<void> {
     const durations: number[] = [];
     const stalls: number[] = [];
     const gapsMs: number[] = [];
+    const baselineGaps: number[] = [];
     const sizes: number[] = [];
     for (let i = 0; i < RUNS; i++) {
+      // Baseline: the longest gap over a window as long as the last checkpoint, without one (GC, other processes).
+      gaps.reset();
+      await new Promise((r) => setTimeout(r, 20 + (durations.at(-1) ?? 200)));
+      baselineGaps.push(gaps.max);
       gaps.reset();
       await runner.triggerCheckpoint();
       // Keep processing a little after completion so that the gap covers the whole checkpoint.
@@ -67,9 +72,11 @@ async function checkpointFigures(keys: number): Promise<void> {
     print(`checkpoint size ${label} keys (file)`, median(sizes) / 1024 / 1024, 'MiB', 1);
     print(`checkpoint synchronous stall ${label} keys (file)`, median(stalls), 'ms', 1);
     print(`longest processing gap during checkpoint ${label} keys (file)`, median(gapsMs), 'ms', 1);
+    print(`longest processing gap without checkpoint ${label} keys (baseline)`, median(baselineGaps), 'ms', 1);
 
     const restores: number[] = [];
     for (let i = 0; i < RUNS; i++) {
+      await new Promise((r) => setTimeout(r, 200)); // let the cancelled job's heap be collected first
       const t0 = performance.now();
       const restored = new JobRunner(throughputJob(params as unknown as JsonValue), { storage, restore: 'latest' });
       await restored.start();

@@ -63,7 +63,7 @@ describe('KeyedStateBackend', () => {
     v.update(3); // refreshes b
     now += 60;
     const snap = b.snapshot();
-    const entries = snap.keyGroups.flatMap((kg) => snap.keyGroupData(kg).v?.entries.map((e) => e[0]) ?? []);
+    const entries = snap.keyGroups.flatMap((kg) => snap.keyGroupData(kg).v?.keys ?? []);
     expect(entries).toEqual(['b']);
     snap.release();
     b.setCurrentKey('a');
@@ -86,8 +86,8 @@ describe('KeyedStateBackend', () => {
     l.add(2);
     const kg = assignToKeyGroup('a', 16);
     const data = snap.keyGroupData(kg);
-    expect(data.v!.entries[0]![1]).toEqual({ n: 1 });
-    expect(data.l!.entries[0]![1]).toEqual([1]);
+    expect(data.v!.values[0]).toEqual({ n: 1 });
+    expect(data.l!.values[0]).toEqual([1]);
     snap.release();
     expect(v.value()).toEqual({ n: 99 });
     expect(l.get()).toEqual([1, 2]);
@@ -118,8 +118,8 @@ describe('KeyedStateBackend', () => {
     const maps = new Map<string, unknown>();
     for (const kg of snap.keyGroups) {
       const data = kg === first ? before : snap.keyGroupData(kg);
-      for (const [key, value] of data.v?.entries ?? []) all.set(key, value);
-      for (const [key, value] of data.m?.entries ?? []) maps.set(key, value);
+      data.v?.keys.forEach((key, i) => all.set(key, data.v!.values[i]));
+      data.m?.keys.forEach((key, i) => maps.set(key, data.m!.values[i]));
     }
     snap.release();
     expect(all.size).toBe(40);

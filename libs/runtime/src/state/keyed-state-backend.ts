@@ -37,8 +37,13 @@ interface StateTable {
 /** Serialized form of one key group of one state, as written in a `kg-<n>` chunk. */
 export interface KeyGroupStateData {
   kind: 'value' | 'list' | 'map';
-  /** `[key, value, expiresAt or 0]`; map state values are `[mapKey, value][]`. */
-  entries: [string, unknown, number][];
+  /**
+   * Columns of equal length: keys, values (map state values are `[mapKey, value][]`) and expiry times (0 = none).
+   * Columns rather than one small array per entry: fewer allocations when a checkpoint is written and read.
+   */
+  keys: string[];
+  values: unknown[];
+  expires: number[];
 }
 
 /**
@@ -279,11 +284,16 @@ export class KeyedStateBackend {
         for (const table of this.#tables.values()) {
           const group = table.groups[kg];
           const shadow = snap.shadow.get(table)?.get(kg);
-          const entries: [string, unknown, number][] = [];
+          const keys: string[] = [];
+          const values: unknown[] = [];
+          const expires: number[] = [];
+          const isMap = table.kind === 'map';
           const add = (key: string, e: Entry): void => {
             // Flink's "cleanup in full snapshot": expired entries never reach a checkpoint.
             if (!alive(e)) return;
-            entries.push([key, table.kind === 'map' ? [...(e.v as Map<string, unknown>)] : e.v, e.exp]);
+            keys.push(key);
+            values.push(isMap ? [...(e.v as Map<string, unknown>)] : e.v);
+            expires.push(e.exp);
           };
           if (group) {
             for (const [key, e] of group) {
@@ -293,7 +303,7 @@ export class KeyedStateBackend {
             }
           }
           if (shadow) for (const [key, old] of shadow) if (!group?.has(key)) add(key, old);
-          if (entries.length > 0) out[table.name] = { kind: table.kind, entries };
+          if (keys.length > 0) out[table.name] = { kind: table.kind, keys, values, expires };
           snap.shadow.get(table)?.delete(kg);
         }
         snap.pending.delete(kg);
@@ -316,9 +326,12 @@ export class KeyedStateBackend {
     for (const [name, state] of Object.entries(data)) {
       const table = this.#table({ kind: state.kind, name } as KeyedStateDescriptor);
       const group = new Map<string, Entry>();
-      for (const [key, value, exp] of state.entries) {
-        const v = state.kind === 'map' ? new Map(value as [string, unknown][]) : value;
-        group.set(key, { v, exp, ver: this.#version });
+      const { keys, values, expires } = state;
+      const isMap = state.kind === 'map';
+      const ver = this.#version;
+      for (let i = 0; i < keys.length; i++) {
+        const value = values[i];
+        group.set(keys[i]!, { v: isMap ? new Map(value as [string, unknown][]) : value, exp: expires[i]!, ver });
       }
       table.groups[keyGroup] = group;
     }

@@ -66,11 +66,11 @@ export async function readKeyedState(
       Buffer.from(await storage.readChunk(manifest.jobId, manifest.checkpointId, c.name)).toString('utf8'),
     ) as KeyedChunk;
     for (const [name, data] of Object.values(groups).flatMap((g) => Object.entries(g.states))) {
-      for (const [key, value] of data.entries) {
+      data.keys.forEach((key, i) => {
         const rec = out.get(key) ?? {};
-        rec[name] = value;
+        rec[name] = data.values[i];
         out.set(key, rec);
-      }
+      });
     }
   }
   return out;
