@@ -201,8 +201,8 @@ export class Pattern<E> {
   }
 
   /**
-   * A looping step takes as many events as it can: it is not left while the next event could still be taken.
-   * Supported on looping and times steps that take at least one event and are followed by a mandatory step.
+   * A quantified step takes as many events as it can: it is not left (and, when optional, not passed over) at an event
+   * it could still take. The step must be followed by a mandatory step, so that a match knows where the loop ends.
    */
   greedy(): this {
     this.requireNotNegative('greedy');
