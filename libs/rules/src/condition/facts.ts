@@ -1,4 +1,4 @@
-import { getPath, parsePath, type PathSegments } from './json-path';
+import { getPath, parsePath, pathGetter, type PathSegments } from './json-path';
 
 /** An event as the rules see it: the event object, its event time and its id. */
 export interface RuleEvent {
@@ -134,9 +134,11 @@ export class FactRegistry {
     if (fact === 'steps') return stepsFact(segments, stepNames);
     const base = this.#compileBase(fact, params ?? {});
     if (segments === undefined || segments.length === 0) return base;
+    const get = pathGetter(segments);
+    if (fact === 'event') return (event) => get(event.event); // events are objects: the path always applies
     return (event, ctx) => {
       const v = base(event, ctx);
-      return v !== null && typeof v === 'object' ? getPath(v, segments) : v;
+      return v !== null && typeof v === 'object' ? get(v) : v;
     };
   }
 
