@@ -23,3 +23,4 @@ export type { JobLogger, KafkaRuleJobOptions, KafkaRuleJobStats } from './job/ka
 export type { EmittedAlert, PartitionProcessor, RuleStatusReport } from './job/partition-processor';
 export { EventTimeGate } from './job/event-time-gate';
 export type { EventTimeGateState } from './job/event-time-gate';
+export { savepointJobId } from './job/kafka-rule-job';

@@ -34,6 +34,8 @@ export interface EngineConfig {
   CEPHEUS_MAX_EVENT_BYTES: number;
   /** Back-pressure bound on a partition's uncommitted output. @defaultValue 100000 */
   CEPHEUS_MAX_PENDING_RECORDS: number;
+  /** Start from a savepoint: `<id>` of this job, or `<job>/<id>`; only for a job with no committed offsets yet. */
+  CEPHEUS_START_FROM_SAVEPOINT?: string;
   /** Port of /health and /metrics; 0 picks a free one. @defaultValue 9464 */
   CEPHEUS_HTTP_PORT: number;
   /** Address /health and /metrics listen on. @defaultValue 127.0.0.1 */
@@ -67,6 +69,7 @@ const schema = {
     CEPHEUS_EVENT_PARTITIONS: { type: 'integer', minimum: 1, maximum: 1000, default: 4 },
     CEPHEUS_MAX_EVENT_BYTES: { type: 'integer', minimum: 64, default: 1048576 },
     CEPHEUS_MAX_PENDING_RECORDS: { type: 'integer', minimum: 100, default: 100000 },
+    CEPHEUS_START_FROM_SAVEPOINT: { type: 'string', pattern: '^([A-Za-z0-9_-]+/)?[A-Za-z0-9_-]{1,64}$' },
     CEPHEUS_HTTP_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
     CEPHEUS_HTTP_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpException, HttpStatus } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpException, HttpStatus, Post } from '@nestjs/common';
 import { EngineJobService } from '../job/engine-job.service';
 import { EngineMetrics } from '../metrics/engine-metrics';
 
@@ -30,6 +30,20 @@ export class EngineController {
   @Get('instance')
   instance(): Record<string, unknown> {
     return { ...this.jobs.stats(), rules: this.jobs.processor.describeRules() };
+  }
+
+  /** Takes a savepoint of this instance's partitions now: `{ "id": "sp-1" }`. */
+  @Post('savepoints')
+  async savepoint(@Body() body: { id?: unknown }): Promise<{ id: string; offsets: Record<number, string> }> {
+    const id = typeof body?.id === 'string' ? body.id : `sp-${Date.now()}`;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+      throw new HttpException({ error: 'id: use [A-Za-z0-9_-], at most 64 characters' }, HttpStatus.BAD_REQUEST);
+    }
+    try {
+      return { id, offsets: await this.jobs.savepoint(id) };
+    } catch (error) {
+      throw new HttpException({ error: String(error) }, HttpStatus.SERVICE_UNAVAILABLE);
+    }
   }
 
   @Get('metrics')

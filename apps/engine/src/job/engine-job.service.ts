@@ -14,6 +14,7 @@ export class EngineJobService implements OnModuleInit, OnApplicationShutdown {
   readonly processor = new RulesPartitionProcessor();
   private job: KafkaRuleJob<ReturnType<RulesPartitionProcessor['createPartitionState']>> | undefined;
   private redis: Redis | undefined;
+  private control: Redis | undefined;
   private started = false;
   private startError: string | undefined;
 
@@ -54,9 +55,11 @@ export class EngineJobService implements OnModuleInit, OnApplicationShutdown {
       eventPartitions: config.CEPHEUS_EVENT_PARTITIONS,
       decoder: { maxBytes: config.CEPHEUS_MAX_EVENT_BYTES },
       logger: this.logger,
+      startFromSavepoint: parseSavepointRef(config.CEPHEUS_START_FROM_SAVEPOINT),
     });
     try {
       await this.job.start();
+      await this.listenForControl();
       this.started = true;
       this.logger.info({ instanceId: config.CEPHEUS_INSTANCE_ID, jobId: config.CEPHEUS_JOB_ID }, 'engine started');
     } catch (error) {
@@ -67,9 +70,47 @@ export class EngineJobService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(signal?: string): Promise<void> {
     this.logger.info({ signal }, 'stopping: final checkpoint');
+    this.control?.disconnect();
     await this.job?.stop();
     this.redis?.disconnect();
     this.logger.info({}, 'stopped');
+  }
+
+  /** Takes a savepoint of this instance's partitions (see KafkaRuleJob.savepoint). */
+  async savepoint(savepointId: string): Promise<Record<number, string>> {
+    if (!this.job) throw new Error('the job has not started');
+    return this.job.savepoint(savepointId);
+  }
+
+  /**
+   * Commands for every instance of the job arrive on the Redis channel `cepheus:<job>:control` as JSON
+   * (`{"type":"savepoint","id":"sp-1"}`); each instance writes its answer to the hash `cepheus:<job>:savepoint:<id>`,
+   * field = instance id, value = `{"ok":true,"offsets":{...}}` or `{"ok":false,"error":"..."}`.
+   */
+  private async listenForControl(): Promise<void> {
+    const jobId = this.config.CEPHEUS_JOB_ID;
+    this.control = new Redis(this.config.REDIS_URL);
+    this.control.on('message', (_channel: string, text: string) => {
+      let command: { type?: unknown; id?: unknown };
+      try {
+        command = JSON.parse(text) as { type?: unknown; id?: unknown };
+      } catch {
+        this.logger.warn({ text }, 'control message is not JSON');
+        return;
+      }
+      if (command.type !== 'savepoint' || typeof command.id !== 'string') {
+        this.logger.warn({ command }, 'unknown control command');
+        return;
+      }
+      const id = command.id;
+      void this.savepoint(id)
+        .then((offsets) => ({ ok: true, offsets }))
+        .catch((error: unknown) => ({ ok: false, error: String(error) }))
+        .then((answer) =>
+          this.redis?.hset(`cepheus:${jobId}:savepoint:${id}`, this.config.CEPHEUS_INSTANCE_ID, JSON.stringify(answer)),
+        );
+    });
+    await this.control.subscribe(`cepheus:${jobId}:control`);
   }
 
   health(): { status: 'up' | 'starting' | 'down'; detail?: string } {
@@ -80,4 +121,11 @@ export class EngineJobService implements OnModuleInit, OnApplicationShutdown {
   stats(): KafkaRuleJobStats | undefined {
     return this.job?.stats();
   }
+}
+
+/** `sp-1` (this job's savepoint) or `other-job/sp-1`. */
+function parseSavepointRef(ref: string | undefined): { savepointId: string; jobId?: string } | undefined {
+  if (!ref) return undefined;
+  const slash = ref.indexOf('/');
+  return slash < 0 ? { savepointId: ref } : { jobId: ref.slice(0, slash), savepointId: ref.slice(slash + 1) };
 }

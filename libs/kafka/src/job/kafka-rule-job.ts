@@ -49,6 +49,12 @@ export interface KafkaRuleJobOptions<S> {
    */
   maxPendingRecordsPerPartition?: number;
   /**
+   * Start from a savepoint: before joining, the consumer group's offsets are set to the savepoint's and its partition
+   * states become the restore points. Only for a group with no committed offsets yet (a new job id, or after every
+   * instance of the job stopped). `jobId` defaults to this job's.
+   */
+  startFromSavepoint?: { savepointId: string; jobId?: string };
+  /**
    * How long the group waits for a silent member before its partitions move. Shorter means faster fail-over after a
    * crash; the broker bounds it (group.min.session.timeout.ms, 6 s by default). @defaultValue 30000
    */
@@ -212,6 +218,7 @@ export class KafkaRuleJob<S> {
       const partitions = new Set<number>(payload.memberAssignment[this.topics.events] ?? []);
       this.onAssignment(partitions);
     });
+    if (this.options.startFromSavepoint) await this.seedFromSavepoint(this.options.startFromSavepoint);
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.events, fromBeginning: true });
     this.running = true;
@@ -271,9 +278,80 @@ export class KafkaRuleJob<S> {
     };
   }
 
-  /** Forces a checkpoint now (tests, savepoint-like flush). */
+  /** Forces a checkpoint now. */
   async checkpointNow(): Promise<void> {
     await this.exclusive(() => this.checkpoint());
+  }
+
+  /**
+   * Takes a savepoint of the partitions this instance owns: a checkpoint now, then a copy of each partition's state
+   * at its committed offset, kept (kind `savepoint`) until deleted. Several instances of a job each contribute their
+   * partitions under the same id. Returns the offset per partition.
+   */
+  async savepoint(savepointId: string): Promise<Record<number, string>> {
+    assertSavepointId(savepointId);
+    return this.exclusive(async () => {
+      await this.checkpoint();
+      if ([...this.runs.values()].some((r) => r.dirty && this.assigned.has(r.partition))) {
+        throw new Error('the checkpoint before the savepoint failed; try again');
+      }
+      const { storage } = this.options;
+      const offsets: Record<number, string> = {};
+      for (const partition of [...this.assigned].sort((a, b) => a - b)) {
+        const committed = await this.committedOffset(partition);
+        const offset = committed ?? 0n;
+        offsets[partition] = offset.toString();
+        const target = savepointJobId(this.options.jobId, savepointId, partition);
+        const id = Number(offset) + 1;
+        const chunks = [];
+        if (offset > 0n) {
+          const data = await storage.readChunk(this.partitionJobId(partition), Number(offset), 'state');
+          await storage.writeChunk(target, id, 'state', data);
+          chunks.push({ name: 'state', bytes: data.byteLength });
+        }
+        await storage.commit({
+          formatVersion: CHECKPOINT_FORMAT_VERSION,
+          jobId: target,
+          checkpointId: id,
+          kind: 'savepoint',
+          createdAt: Date.now(),
+          maxParallelism: 1,
+          parallelism: 1,
+          chunks,
+          metadata: { offset: offset.toString(), partition, instanceId: this.options.instanceId, savepointId },
+        });
+      }
+      this.log.info({ savepointId, offsets }, 'savepoint taken');
+      return offsets;
+    });
+  }
+
+  /** Copies a savepoint's partition states to this job's restore points and sets the group's offsets to it. */
+  private async seedFromSavepoint(from: { savepointId: string; jobId?: string }): Promise<void> {
+    assertSavepointId(from.savepointId);
+    const sourceJob = from.jobId ?? this.options.jobId;
+    const { storage } = this.options;
+    const metadata = await this.admin!.fetchTopicMetadata({ topics: [this.topics.events] });
+    const partitions = metadata.topics[0].partitions.map((p) => p.partitionId);
+    const offsets: Array<{ partition: number; offset: string }> = [];
+    for (const partition of partitions) {
+      const manifest = await storage.readLatest(savepointJobId(sourceJob, from.savepointId, partition), 'savepoint');
+      if (!manifest) {
+        throw new Error(`savepoint ${from.savepointId} of job ${sourceJob} has no partition ${partition}`);
+      }
+      const offset = String(manifest.metadata.offset);
+      offsets.push({ partition, offset });
+      if (manifest.chunks.length > 0) {
+        const data = await storage.readChunk(manifest.jobId, manifest.checkpointId, 'state');
+        await this.writeRestorePoint(partition, Number(offset), data, { savepointId: from.savepointId });
+      }
+    }
+    const committed = await this.admin!.fetchOffsets({ groupId: this.groupId, topics: [this.topics.events] });
+    if (committed[0]?.partitions.some((p) => p.offset !== '-1')) {
+      throw new Error(`group ${this.groupId} already has committed offsets; start from a savepoint under a new job id`);
+    }
+    await this.admin!.setOffsets({ groupId: this.groupId, topic: this.topics.events, partitions: offsets });
+    this.log.info({ savepointId: from.savepointId, fromJob: sourceJob, offsets }, 'starting from a savepoint');
   }
 
   private applyRule(record: RuleRecord): void {
@@ -517,7 +595,7 @@ export class KafkaRuleJob<S> {
 
   /** Step 1 of the protocol: each moved partition's state under the offset it corresponds to. Returns bytes written. */
   private async writePendingSnapshots(runs: PartitionRun<S>[]): Promise<number> {
-    const { storage, processor } = this.options;
+    const { processor } = this.options;
     let bytes = 0;
     for (const run of runs) {
       const snapshot: PartitionSnapshot = {
@@ -528,26 +606,34 @@ export class KafkaRuleJob<S> {
       };
       const data = Buffer.from(JSON.stringify(snapshot));
       bytes += data.length;
-      const jobId = this.partitionJobId(run.partition);
-      const checkpointId = Number(run.nextOffset);
-      await storage.writeChunk(jobId, checkpointId, 'state', data);
-      await storage.commit({
-        formatVersion: CHECKPOINT_FORMAT_VERSION,
-        jobId,
-        checkpointId,
-        kind: 'checkpoint',
-        createdAt: Date.now(),
-        maxParallelism: 1,
-        parallelism: 1,
-        chunks: [{ name: 'state', bytes: data.length }],
-        metadata: {
-          offset: snapshot.offset,
-          instanceId: this.options.instanceId,
-          broadcastDigest: processor.broadcastDigest(),
-        },
+      await this.writeRestorePoint(run.partition, Number(run.nextOffset), data, {
+        broadcastDigest: processor.broadcastDigest(),
       });
     }
     return bytes;
+  }
+
+  /** A partition's state stored under the offset it corresponds to: what `restorePartition` looks up. */
+  private async writeRestorePoint(
+    partition: number,
+    offset: number,
+    data: Uint8Array,
+    metadata: Record<string, string>,
+  ): Promise<void> {
+    const { storage } = this.options;
+    const jobId = this.partitionJobId(partition);
+    await storage.writeChunk(jobId, offset, 'state', data);
+    await storage.commit({
+      formatVersion: CHECKPOINT_FORMAT_VERSION,
+      jobId,
+      checkpointId: offset,
+      kind: 'checkpoint',
+      createdAt: Date.now(),
+      maxParallelism: 1,
+      parallelism: 1,
+      chunks: [{ name: 'state', bytes: data.byteLength }],
+      metadata: { offset: String(offset), instanceId: this.options.instanceId, ...metadata },
+    });
   }
 
   private onCheckpointFailure(error: unknown, what: string): void {
@@ -599,6 +685,17 @@ export class KafkaRuleJob<S> {
       () => undefined,
     );
     return result;
+  }
+}
+
+/** Where a savepoint's copy of one partition lives in the checkpoint storage. */
+export function savepointJobId(jobId: string, savepointId: string, partition: number): string {
+  return `${jobId}.savepoint.${savepointId}.p${partition}`;
+}
+
+function assertSavepointId(savepointId: string): void {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(savepointId)) {
+    throw new Error(`invalid savepoint id '${savepointId}': use [A-Za-z0-9_-], at most 64 characters`);
   }
 }
 
