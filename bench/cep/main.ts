@@ -8,7 +8,7 @@
  * Prints medians of several runs, one figure a line as `name: value unit`; state size is the JSON length of the
  * checkpoint snapshots per key, taken at half and at the end of the stream (flat when the window slides); idle
  * (key, pattern) pairs store nothing, as `NFA.isIdle` allows. The headline figure, printed last, is scenario 1 with
- * 10,000 keys.
+ * one key (the 10,000-key figure is printed just before it).
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -156,7 +156,9 @@ function bench<E>(s: Scenario<E>, keyCount: number): { eps: number } {
   const eps: number[] = [];
   const mps: number[] = [];
   let last: RunResult | undefined;
-  for (let r = 0; r < RUNS; r++) {
+  // 100 patterns x 10,000 keys is slow enough that three runs give a stable median.
+  const runs = nfas.length * keyCount > 100_000 ? Math.min(RUNS, 3) : RUNS;
+  for (let r = 0; r < runs; r++) {
     gc();
     last = runOnce(nfas, stream, keyCount, r === 0);
     eps.push(s.events / last.seconds);
@@ -241,9 +243,10 @@ function main(): void {
     bench(hundred, 10_000);
   }
   if (only === '2' || only === '3') return;
-  bench(squareTriangle, 1);
-  const headline = bench(squareTriangle, 10_000);
-  console.log(`headline_scenario1_10k_keys_events_per_s: ${fmt(headline.eps)} events/s`);
+  const oneKey = bench(squareTriangle, 1);
+  bench(squareTriangle, 10_000);
+  // The headline is one key on one core, the setting of the 500,000 events/s target; 10,000 keys is printed above.
+  console.log(`headline_scenario1_1key_events_per_s: ${fmt(oneKey.eps)} events/s`);
 }
 
 main();
