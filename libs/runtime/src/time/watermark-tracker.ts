@@ -63,7 +63,7 @@ export class WatermarkTracker {
       if (now - s.lastRecordAt >= this.#idleMs) continue;
       active++;
       // Flink: a watermark t says "no more records with timestamp <= t", hence the - 1.
-      const wm = s.maxTimestamp - this.#bound - 1;
+      const wm = s.maxTimestamp === MIN_WATERMARK ? MIN_WATERMARK : s.maxTimestamp - this.#bound - 1;
       if (wm < min) min = wm;
     }
     if (unfinished === 0) return MAX_WATERMARK;
