@@ -305,3 +305,44 @@ describe('groups', () => {
     expect(sorted(results(p, namedEvents('s', 'x', 'y', 'e')))).toEqual(['s e', 's x y e']);
   });
 });
+
+describe('side output and idle state', () => {
+  type S = { k: string };
+  const loop = Pattern.begin<S>('a')
+    .where((e) => e.k === 'a')
+    .followedBy('b')
+    .where((e) => e.k === 'b')
+    .oneOrMore()
+    .within(10);
+
+  it('does not report a path again as a timeout once it was a match, but reports unfinished ones', () => {
+    const nfa = NFA.compile(loop);
+    const state = nfa.createState();
+    nfa.process(state, { k: 'a' }, 0);
+    expect(nfa.process(state, { k: 'b' }, 1).matches).toHaveLength(1);
+    nfa.process(state, { k: 'a' }, 5);
+    const r = nfa.advanceTime(state, 100);
+    expect(r.timedOut).toEqual([{ match: { a: [{ k: 'a' }] }, timeoutTimestamp: 15 }]);
+    expect(nfa.isIdle(state)).toBe(true);
+  });
+
+  it('holds a match for a skip strategy while an earlier partial match runs, and releases it on timeout', () => {
+    type V = { k: string; v: number };
+    const p = Pattern.begin<V>('s')
+      .where((e) => e.k === 's')
+      .followedBy('t')
+      .where((e, ctx) => e.k === 't' && e.v === ctx.getEventsForPattern('s')[0].v)
+      .within(10);
+    const nfa = NFA.compile(p, { skip: AfterMatchSkipStrategy.skipPastLastEvent() });
+    const state = nfa.createState();
+    nfa.process(state, { k: 's', v: 1 }, 0);
+    nfa.process(state, { k: 's', v: 2 }, 1);
+    expect(nfa.process(state, { k: 't', v: 2 }, 2).matches).toEqual([]);
+    expect(nfa.stats(state).partialMatches).toBe(2);
+    expect(nfa.advanceTime(state, 10)).toEqual({
+      matches: [{ s: [{ k: 's', v: 2 }], t: [{ k: 't', v: 2 }] }],
+      timedOut: [{ match: { s: [{ k: 's', v: 1 }] }, timeoutTimestamp: 10 }],
+    });
+    expect(nfa.isIdle(state)).toBe(true);
+  });
+});
