@@ -14,7 +14,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const print = (name: string, value: number, unit: string, digits = 0): void =>
   console.log(`${name}: ${value.toFixed(digits)} ${unit}`);
 
-async function throughput(parallelism: number): Promise<number> {
+/** Events per second (wall) and CPU microseconds per event over all threads of the process. */
+async function throughput(parallelism: number): Promise<{ rate: number; cpuUs: number }> {
   const params: ThroughputParams = { keys: 10_000, splits: 4, recordsPerSplit: EVENTS / 4 };
   const runner =
     parallelism === 1
@@ -26,11 +27,13 @@ async function throughput(parallelism: number): Promise<number> {
   // Timed from a running job (workers started and modules loaded) to the end, final checkpoint included.
   await runner.start();
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const result = await runner.result();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
   const processed = result.instances.reduce((n, i) => n + i.recordsProcessed, 0);
   if (processed !== EVENTS) throw new Error(`processed ${processed} of ${EVENTS}`);
-  return EVENTS / seconds;
+  return { rate: EVENTS / seconds, cpuUs: (cpu.user + cpu.system) / EVENTS };
 }
 
 async function checkpointFigures(keys: number): Promise<void> {
@@ -94,11 +97,20 @@ async function checkpointFigures(keys: number): Promise<void> {
 async function main(): Promise<void> {
   const p1: number[] = [];
   const p2: number[] = [];
+  const cpu1: number[] = [];
+  const cpu2: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    p1.push(await throughput(1));
-    p2.push(await throughput(2));
+    const a = await throughput(1);
+    const b = await throughput(2);
+    p1.push(a.rate);
+    p2.push(b.rate);
+    cpu1.push(a.cpuUs);
+    cpu2.push(b.cpuUs);
   }
   for (const keys of [10_000, 100_000, 1_000_000]) await checkpointFigures(keys);
+  // CPU per event is less sensitive to other processes on the machine than events/s.
+  print('cpu time per event P=1', median(cpu1), 'us', 3);
+  print('cpu time per event P=2 (all threads)', median(cpu2), 'us', 3);
   print('throughput P=1 (in thread)', median(p1), 'events/s');
   print('throughput P=2 (worker threads)', median(p2), 'events/s');
   print('throughput ratio P2/P1', median(p2) / median(p1), 'x', 2);
