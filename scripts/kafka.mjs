@@ -122,8 +122,18 @@ function resolveJars() {
   const started = Date.now();
   const result = spawnSync(
     'mvn',
-    ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libDir}`],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    [
+      '-q',
+      '-B',
+      '-Dstyle.color=never',
+      '-f',
+      pom,
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${libDir}`,
+    ],
+    // Maven's output goes to stderr: stdout carries only the broker address, which callers read.
+    { stdio: ['ignore', 2, 2] },
   );
   if (result.error) fail(`cannot run mvn (is Maven installed?): ${result.error.message}`);
   if (result.status !== 0) fail(`mvn exited with ${result.status} while resolving Kafka (see the output above)`);

@@ -14,8 +14,9 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   const before = readKafkaState();
-  const brokers = runServiceScript('kafka.mjs', 'start');
-  if (!brokers) throw new Error('scripts/kafka.mjs start printed no broker address');
+  const printed = runServiceScript('kafka.mjs', 'start');
+  const brokers = /(\S+:\d+)\s*$/.exec(printed)?.[1];
+  if (!brokers) throw new Error(`scripts/kafka.mjs start printed no broker address: ${JSON.stringify(printed)}`);
   process.env.KAFKA_BROKERS = brokers;
   // Teardown stops only a broker this run started, so a developer's running broker survives `npm test`.
   process.env.CEPHEUS_TEST_STARTED_KAFKA = before && before.brokers === brokers ? '' : '1';
