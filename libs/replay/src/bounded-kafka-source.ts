@@ -43,20 +43,20 @@ export async function readBoundedRanges(options: BoundedReadOptions): Promise<{ 
     fail = reject;
   });
   let lastActivity = 0;
+  let inBatch = false;
   const onAbort = () => finish(true);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const idleEndMs = options.idleEndMs ?? 5000;
   const idleTimer = setInterval(() => {
-    if (lastActivity > 0 && Date.now() - lastActivity > idleEndMs) finish(false);
+    if (lastActivity > 0 && !inBatch && Date.now() - lastActivity > idleEndMs) finish(false);
   }, 250);
   try {
     await consumer.connect();
     await consumer.subscribe({ topic: options.topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         const range = pending.get(batch.partition);
         if (!range || !isRunning() || isStale() || options.signal?.aborted) return;
         lastActivity = Date.now();
@@ -78,12 +78,19 @@ export async function readBoundedRanges(options: BoundedReadOptions): Promise<{ 
           });
           if (offset + 1n >= range.end) reachedEnd = true;
         }
+        inBatch = true;
         try {
           if (messages.length > 0) await options.onMessages(batch.partition, messages);
         } catch (error) {
           fail(error);
           return;
+        } finally {
+          // Idleness counts from the end of the work: a slow batch is not a quiet topic.
+          inBatch = false;
+          lastActivity = Date.now();
         }
+        // The next fetch starts after the resolved offset (nothing is committed: the group is thrown away).
+        resolveOffset(batch.lastOffset());
         if (reachedEnd || BigInt(batch.lastOffset()) + 1n >= range.end) {
           pending.delete(batch.partition);
           consumer.pause([{ topic: options.topic, partitions: [batch.partition] }]);

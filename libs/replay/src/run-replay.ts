@@ -98,9 +98,11 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     } else {
       const name = options.source.name ?? 'upload';
       const messages: RawMessage[] = [];
+      const fileKey = Buffer.from(name);
       options.source.lines.forEach((line, i) => {
         if (line.trim() === '') return;
-        messages.push({ topic: name, partition: 0, offset: String(i + 1), key: null, value: Buffer.from(line) });
+        // Like the local runner: one partition, one Kafka key for all (rules route by their own groupBy fields).
+        messages.push({ topic: name, partition: 0, offset: String(i + 1), key: fileKey, value: Buffer.from(line) });
       });
       for (let i = 0; i < messages.length && !cancelled; i += 5000) {
         await onMessages(0, messages.slice(i, i + 5000));
