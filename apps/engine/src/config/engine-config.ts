@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import Ajv from 'ajv';
+import { loadEnvConfig, type EnvSchema } from '@cepheus/common';
 
 /** The engine's configuration, read from the environment (see docs/configuration.md). */
 export interface EngineConfig {
@@ -75,26 +75,12 @@ const schema = {
     CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
   required: ['KAFKA_BROKERS'],
-} as const;
-
-const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
-const validate = ajv.compile(schema);
+} as const satisfies EnvSchema;
 
 /**
  * Reads and checks the environment once at start-up; a wrong value stops the engine with a message naming the
  * variable, what it holds and what it must be.
  */
 export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
-  const known = Object.keys(schema.properties);
-  const candidate: Record<string, unknown> = {};
-  for (const name of known) if (env[name] !== undefined && env[name] !== '') candidate[name] = env[name];
-  if (!validate(candidate)) {
-    const problems = (validate.errors ?? []).map((e) => {
-      const name = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? '');
-      const value = name in candidate ? ` (got ${JSON.stringify(env[name])})` : '';
-      return `  ${name}${value}: ${e.message}`;
-    });
-    throw new Error(`invalid engine configuration:\n${problems.join('\n')}`);
-  }
-  return candidate as unknown as EngineConfig;
+  return loadEnvConfig<EngineConfig>(schema, env, { app: 'engine' });
 }

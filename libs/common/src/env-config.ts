@@ -1,0 +1,47 @@
+import Ajv, { type ErrorObject } from 'ajv';
+import { CepheusError } from './cepheus-error';
+
+/** A JSON Schema for an app's environment: one property per variable, with its type, bounds and default. */
+export interface EnvSchema {
+  type: 'object';
+  properties: Record<string, object>;
+  required?: readonly string[];
+}
+
+export interface LoadEnvConfigOptions {
+  /** Names the app in the error, e.g. `engine`. */
+  app: string;
+  /** Variables whose values must never be echoed in an error (API keys). */
+  secrets?: readonly string[];
+}
+
+const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
+const compiled = new WeakMap<EnvSchema, ReturnType<typeof ajv.compile>>();
+
+/**
+ * Reads an app's configuration from the environment once at start-up, with ajv: defaults filled, numbers and booleans
+ * converted, and every wrong value reported at once, naming the variable, what it holds (unless secret) and what it
+ * must be. Empty variables count as unset.
+ */
+export function loadEnvConfig<T>(schema: EnvSchema, env: NodeJS.ProcessEnv, options: LoadEnvConfigOptions): T {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  const candidate: Record<string, unknown> = {};
+  for (const name of Object.keys(schema.properties)) {
+    if (env[name] !== undefined && env[name] !== '') candidate[name] = env[name];
+  }
+  if (!validate(candidate)) {
+    const problems = (validate.errors ?? []).map((e: ErrorObject) => {
+      const name = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? '');
+      const shown = name in candidate && !(options.secrets ?? []).includes(name);
+      return `  ${name}${shown ? ` (got ${JSON.stringify(env[name])})` : ''}: ${e.message}`;
+    });
+    throw new CepheusError('CONFIG_INVALID', `invalid ${options.app} configuration:\n${problems.join('\n')}`, {
+      details: { errors: validate.errors ?? [] },
+    });
+  }
+  return candidate as T;
+}
