@@ -1,9 +1,12 @@
-// Runtime benchmark: throughput at P=1 and P=2, checkpoint duration and stall by key count on the file backend, and
-// restore time. Prints one figure a line, `name: value unit`, medians; the headline (P2/P1) last.
+// Runtime benchmark: throughput at P=1 and P=2, checkpoint duration and stall by key count on the file and Redis
+// backends (Redis at REDIS_URL, started by scripts/redis.mjs when none answers), and restore time. Prints one figure a line, `name: value unit`, medians; the headline (P2/P1) last.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileCheckpointStorage, JobRunner, type JsonValue } from '@cepheus/runtime';
+import { execFileSync } from 'node:child_process';
+import { RedisCheckpointStorage } from '@cepheus/redis';
+import { FileCheckpointStorage, JobRunner, type CheckpointStorage, type JsonValue } from '@cepheus/runtime';
+import Redis from 'ioredis';
 import { gaps, throughputJob, type ThroughputParams } from './jobs';
 
 const MODULE = join(__dirname, 'jobs.ts');
@@ -36,10 +39,39 @@ async function throughput(parallelism: number): Promise<{ rate: number; cpuUs: n
   return { rate: EVENTS / seconds, cpuUs: (cpu.user + cpu.system) / EVENTS };
 }
 
-async function checkpointFigures(keys: number): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'cepheus-bench-'));
+type Backend = 'file' | 'redis';
+
+/** A fresh storage of the backend, and how to clean it up afterwards. */
+async function openStorage(backend: Backend): Promise<{ storage: CheckpointStorage; cleanup: () => Promise<void> }> {
+  if (backend === 'file') {
+    const dir = await mkdtemp(join(tmpdir(), 'cepheus-bench-'));
+    return {
+      storage: new FileCheckpointStorage({ directory: dir }),
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  }
+  const url = execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'redis.mjs'), 'start'], {
+    encoding: 'utf8',
+  }).trim();
+  const redis = new Redis(url);
+  const prefix = `cepheus-bench-${Date.now()}`;
+  return {
+    storage: new RedisCheckpointStorage(redis, { keyPrefix: prefix }),
+    cleanup: async () => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      redis.disconnect();
+    },
+  };
+}
+
+async function checkpointFigures(keys: number, backend: Backend): Promise<void> {
+  const { storage, cleanup } = await openStorage(backend);
   try {
-    const storage = new FileCheckpointStorage({ directory: dir });
     const params: ThroughputParams = { keys, splits: 4, measureGaps: true };
     const runner = new JobRunner(throughputJob(params as unknown as JsonValue), { storage, retainedCheckpoints: 2 });
     await runner.start();
@@ -71,10 +103,10 @@ async function checkpointFigures(keys: number): Promise<void> {
     }
     await runner.cancel();
     const label = keys >= 1_000_000 ? `${keys / 1_000_000}M` : `${keys / 1000}k`;
-    print(`checkpoint duration ${label} keys (file)`, median(durations), 'ms');
-    print(`checkpoint size ${label} keys (file)`, median(sizes) / 1024 / 1024, 'MiB', 1);
-    print(`checkpoint synchronous stall ${label} keys (file)`, median(stalls), 'ms', 1);
-    print(`longest processing gap during checkpoint ${label} keys (file)`, median(gapsMs), 'ms', 1);
+    print(`checkpoint duration ${label} keys (${backend})`, median(durations), 'ms');
+    print(`checkpoint size ${label} keys (${backend})`, median(sizes) / 1024 / 1024, 'MiB', 1);
+    print(`checkpoint synchronous stall ${label} keys (${backend})`, median(stalls), 'ms', 1);
+    print(`longest processing gap during checkpoint ${label} keys (${backend})`, median(gapsMs), 'ms', 1);
     print(`longest processing gap without checkpoint ${label} keys (baseline)`, median(baselineGaps), 'ms', 1);
 
     const restores: number[] = [];
@@ -88,9 +120,9 @@ async function checkpointFigures(keys: number): Promise<void> {
       if (m.instances[0]!.keys < keys) throw new Error('restore lost keys');
       await restored.cancel();
     }
-    print(`restore time ${label} keys (file)`, median(restores), 'ms');
+    print(`restore time ${label} keys (${backend})`, median(restores), 'ms');
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await cleanup();
   }
 }
 
@@ -107,7 +139,9 @@ async function main(): Promise<void> {
     cpu1.push(a.cpuUs);
     cpu2.push(b.cpuUs);
   }
-  for (const keys of [10_000, 100_000, 1_000_000]) await checkpointFigures(keys);
+  for (const backend of ['file', 'redis'] as const) {
+    for (const keys of [10_000, 100_000, 1_000_000]) await checkpointFigures(keys, backend);
+  }
   // CPU per event is less sensitive to other processes on the machine than events/s.
   print('cpu time per event P=1', median(cpu1), 'us', 3);
   print('cpu time per event P=2 (all threads)', median(cpu2), 'us', 3);
