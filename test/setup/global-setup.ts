@@ -20,7 +20,13 @@ export default async function globalSetup(): Promise<void> {
   process.env.KAFKA_BROKERS = brokers;
   // Teardown stops only a broker this run started, so a developer's running broker survives `npm test`.
   process.env.CEPHEUS_TEST_STARTED_KAFKA = before && before.brokers === brokers ? '' : '1';
-  await assertKafkaAnswers(brokers);
+  try {
+    await assertKafkaAnswers(brokers);
+  } catch (error) {
+    // Jest skips the teardown when the set-up fails: stop the broker here, or it outlives the run.
+    if (process.env.CEPHEUS_TEST_STARTED_KAFKA === '1') runServiceScript('kafka.mjs', 'stop');
+    throw error;
+  }
 }
 
 async function assertKafkaAnswers(brokers: string): Promise<void> {
