@@ -188,6 +188,7 @@ export class ReplaysService implements OnModuleInit, OnApplicationShutdown {
         rules: data.rules,
         source,
         outOfOrdernessMs: data.outOfOrdernessMs,
+        threads: this.config.CEPHEUS_REPLAY_THREADS,
         flushTo: data.closeWindowsAtEnd ? Number.MAX_SAFE_INTEGER : undefined,
         signal: controller.signal,
         onProgress: (progress) => job.updateProgress(progress),
