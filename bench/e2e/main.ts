@@ -133,7 +133,9 @@ async function engineRun(
     Array.from({ length: engines }, (_, i) => spawnEngine({ ...env, CEPHEUS_INSTANCE_ID: `${jobId}-${i}` })),
   );
   try {
+    const deadline = Date.now() + 600_000;
     for (;;) {
+      if (Date.now() > deadline) throw new Error(`the engines did not finish ${count} events within 10 minutes`);
       const stats = await Promise.all(running.map((e) => e.instance()));
       const total = stats.reduce((sum, s) => sum + Number(s.eventsIn), 0);
       if (total >= count) {

@@ -392,6 +392,9 @@ export class KafkaRuleJob<S> {
       // A revoked partition's uncommitted work is dropped: its new owner replays it from the committed offset.
       if (!partitions.has(partition)) this.runs.delete(partition);
     }
+    for (const partition of Object.keys(this.counters.lagByPartition).map(Number)) {
+      if (!partitions.has(partition)) delete this.counters.lagByPartition[partition];
+    }
     this.assigned = partitions;
     this.rebalancing = false;
     this.log.info({ partitions: [...partitions] }, 'partitions assigned');
