@@ -216,6 +216,8 @@ describe('API end to end: rules written through the API run in a real engine', (
 
     const created = await request(api.url).post('/savepoints').set('X-API-Key', KEYS.admin);
     expect(created.status).toBe(201);
+    // The engine took it (Redis control channel) and answered for its partitions.
+    expect(created.body).toMatchObject({ status: 'completed', instances: [{ instanceId: 'api-engine-1', ok: true }] });
     expect(created.body.partitions.some((p: { bytes: number }) => p.bytes > 0)).toBe(true);
     const list = await request(api.url).get('/savepoints').set('X-API-Key', KEYS.reader);
     expect(list.body.map((s: { id: string }) => s.id)).toContain(created.body.id);

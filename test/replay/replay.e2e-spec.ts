@@ -275,7 +275,8 @@ describe('replays reproduce the live run', () => {
     const admin = ['--api', api.url, '--api-key', KEYS.admin];
     const created = await runCli(['savepoint', 'create', ...admin]);
     expect(created.code).toBe(0);
-    const savepoint = JSON.parse(created.stdout) as { id: string };
+    const savepoint = JSON.parse(created.stdout) as { id: string; status: string };
+    expect(savepoint.status).toBe('completed');
     const listed = await runCli(['savepoint', 'list', ...admin]);
     expect(listed.stdout).toContain(savepoint.id);
     expect((await runCli(['savepoint', 'create', ...common])).stderr).toMatch(/403 this needs the admin role/);

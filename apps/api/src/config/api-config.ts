@@ -30,6 +30,8 @@ export interface ApiConfig {
   CEPHEUS_API_MAX_UPLOAD_BYTES: number;
   /** Replays run at once by this API process. @defaultValue 1 */
   CEPHEUS_REPLAY_CONCURRENCY: number;
+  /** How long `POST /savepoints` waits for every engine instance's answer. @defaultValue 30000 */
+  CEPHEUS_SAVEPOINT_TIMEOUT_MS: number;
   /** Worker threads evaluating one replay's partitions in parallel; 0 = in the API's thread. @defaultValue 2 */
   CEPHEUS_REPLAY_THREADS: number;
   /** Must equal the engines' value for replays to reproduce live alerts. @defaultValue 0 */
@@ -60,6 +62,7 @@ const schema = {
     CEPHEUS_API_RECENT_ALERTS: { type: 'integer', minimum: 1, maximum: 1000000, default: 1000 },
     CEPHEUS_API_MAX_UPLOAD_BYTES: { type: 'integer', minimum: 1024, default: 104857600 },
     CEPHEUS_REPLAY_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 16, default: 1 },
+    CEPHEUS_SAVEPOINT_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 30000 },
     CEPHEUS_REPLAY_THREADS: { type: 'integer', minimum: 0, maximum: 64, default: 2 },
     CEPHEUS_OUT_OF_ORDERNESS_MS: { type: 'integer', minimum: 0, default: 0 },
     CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },

@@ -29,7 +29,9 @@ export class OpsController {
   @Post('savepoints')
   @RequireRole('admin')
   @UseGuards(WriteThrottlerGuard)
-  @ApiOperation({ summary: 'Take a savepoint (kept until deleted) from the committed checkpoints' })
+  @ApiOperation({
+    summary: 'Take a savepoint (kept until deleted): every engine instance of the job saves its partitions',
+  })
   create(@Req() request: AuthenticatedRequest): Promise<SavepointView> {
     return this.ops.createSavepoint(request.principal?.keyId ?? 'unknown');
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { RedisCheckpointStorage } from '@cepheus/redis';
 import type { ApiConfig } from '../config/api-config';
 import { notFound } from '../http-errors';
@@ -7,24 +7,32 @@ import { InfraService } from '../kafka/infra.service';
 import { RuleStatusService } from '../rules/rule-status.service';
 import { API_CONFIG } from '../tokens';
 
-/** A savepoint: per events partition, a copy of the state Kafka's committed offset points at, kept until deleted. */
+/**
+ * A savepoint, as the engines took it: per events partition the state at the committed offset, stored under
+ * `<job>.savepoint.<id>.p<partition>` and kept until deleted.
+ */
 export interface SavepointView {
   id: string;
   createdAt: string;
   who: string;
   jobId: string;
-  partitions: Array<{ partition: number; offset: string | null; bytes: number; note?: string }>;
+  /** `completed` when every instance that received the command answered ok. */
+  status: 'completed' | 'failed';
+  instances: Array<{ instanceId: string; ok: boolean; error?: string }>;
+  partitions: Array<{ partition: number; offset: string | null; bytes: number; instanceId?: string }>;
 }
 
-/** Checkpoint key prefix the engine uses (apps/engine: `new RedisCheckpointStorage(redis, { keyPrefix: 'cepheus' })`). */
+/**
+ * Key prefix the engine uses for checkpoints, savepoints and its control channel (apps/engine:
+ * `new RedisCheckpointStorage(redis, { keyPrefix: 'cepheus' })`, channel `cepheus:<job>:control`).
+ */
 const ENGINE_CHECKPOINT_PREFIX = 'cepheus';
 
 /**
  * Operations: engine instances (their own `/instance` reports plus what they published on rules-status), the
- * checkpoints in Redis, and savepoints. The engine has no savepoint command yet: a savepoint here is taken by the API
- * from the committed checkpoints (each partition's state at its committed offset, which is consistent with the alerts
- * committed so far), copied under its own job id so the engine's retention never removes it. A `savepoint` command is
- * also appended to the control stream for engines that will take their own (not implemented in apps/engine yet).
+ * checkpoints in Redis, and savepoints. A savepoint is taken by the engines themselves (docs/kafka.md): the API
+ * publishes `{"type":"savepoint","id":...}` on the Redis channel `cepheus:<job>:control`, and waits until every
+ * instance that received it has answered in the hash `cepheus:<job>:savepoint:<id>`.
  */
 @Injectable()
 export class OpsService {
@@ -120,50 +128,56 @@ export class OpsService {
   async createSavepoint(who: string): Promise<SavepointView> {
     const id = `sp-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
     const jobId = this.config.CEPHEUS_JOB_ID;
-    const committed = await this.committedOffsets();
-    const partitions: SavepointView['partitions'] = [];
-    for (const partition of [...committed.keys()].sort((a, b) => a - b)) {
-      const offset = committed.get(partition) ?? null;
-      const source = `${jobId}.p${partition}`;
-      const manifest =
-        offset === null || offset === '0' ? undefined : await this.storage.readManifest(source, Number(offset));
-      if (!manifest) {
-        partitions.push({
-          partition,
-          offset,
-          bytes: 0,
-          note: offset === null ? 'nothing committed yet' : 'no snapshot stored for the committed offset',
-        });
-        continue;
-      }
-      const target = `${jobId}.savepoint.${id}.p${partition}`;
-      let bytes = 0;
-      for (const chunk of manifest.chunks) {
-        const data = await this.storage.readChunk(source, manifest.checkpointId, chunk.name);
-        bytes += data.byteLength;
-        await this.storage.writeChunk(target, manifest.checkpointId, chunk.name, data);
-      }
-      await this.storage.commit({ ...manifest, jobId: target, kind: 'savepoint', createdAt: Date.now() });
-      partitions.push({ partition, offset, bytes });
+    const receivers = await this.infra.redis.publish(
+      `${ENGINE_CHECKPOINT_PREFIX}:${jobId}:control`,
+      JSON.stringify({ type: 'savepoint', id }),
+    );
+    if (receivers === 0) {
+      throw new HttpException(
+        {
+          statusCode: 503,
+          error: 'Service Unavailable',
+          message: `no engine instance of job "${jobId}" listens on ${ENGINE_CHECKPOINT_PREFIX}:${jobId}:control`,
+        },
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
     }
-    const view: SavepointView = { id, createdAt: new Date().toISOString(), who, jobId, partitions };
-    await this.infra.redis
-      .multi()
-      .hset(this.infra.key('savepoints'), id, JSON.stringify(view))
-      .xadd(
-        this.infra.key('control'),
-        'MAXLEN',
-        '~',
-        '10000',
-        '*',
-        'command',
-        'savepoint',
-        'savepointId',
-        id,
-        'jobId',
-        jobId,
-      )
-      .exec();
+    const answersKey = `${ENGINE_CHECKPOINT_PREFIX}:${jobId}:savepoint:${id}`;
+    const deadline = Date.now() + this.config.CEPHEUS_SAVEPOINT_TIMEOUT_MS;
+    while ((await this.infra.redis.hlen(answersKey)) < receivers && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const answers = await this.infra.redis.hgetall(answersKey);
+    const instances: SavepointView['instances'] = [];
+    const partitions: SavepointView['partitions'] = [];
+    for (const [instanceId, text] of Object.entries(answers).sort(([a], [b]) => a.localeCompare(b))) {
+      const answer = JSON.parse(text) as { ok: boolean; offsets?: Record<string, string>; error?: string };
+      instances.push({ instanceId, ok: answer.ok, ...(answer.error ? { error: answer.error } : {}) });
+      for (const [partition, offset] of Object.entries(answer.offsets ?? {})) {
+        const manifests = await this.storage.list(`${jobId}.savepoint.${id}.p${partition}`);
+        const bytes = manifests.flatMap((m) => m.chunks).reduce((sum, c) => sum + c.bytes, 0);
+        partitions.push({ partition: Number(partition), offset, bytes, instanceId });
+      }
+    }
+    partitions.sort((a, b) => a.partition - b.partition);
+    const complete = instances.length >= receivers && instances.every((i) => i.ok);
+    if (instances.length < receivers) {
+      instances.push({
+        instanceId: '?',
+        ok: false,
+        error: `${receivers - instances.length} instance(s) did not answer within ${this.config.CEPHEUS_SAVEPOINT_TIMEOUT_MS} ms`,
+      });
+    }
+    const view: SavepointView = {
+      id,
+      createdAt: new Date().toISOString(),
+      who,
+      jobId,
+      status: complete ? 'completed' : 'failed',
+      instances,
+      partitions,
+    };
+    await this.infra.redis.hset(this.infra.key('savepoints'), id, JSON.stringify(view));
     return view;
   }
 
@@ -181,9 +195,10 @@ export class OpsService {
   async deleteSavepoint(id: string): Promise<{ id: string; deleted: true }> {
     const view = await this.savepoint(id);
     for (const p of view.partitions) {
-      if (p.bytes === 0 || p.offset === null) continue;
-      await this.storage.delete(`${view.jobId}.savepoint.${id}.p${p.partition}`, Number(p.offset));
+      const target = `${view.jobId}.savepoint.${id}.p${p.partition}`;
+      for (const manifest of await this.storage.list(target)) await this.storage.delete(target, manifest.checkpointId);
     }
+    await this.infra.redis.del(`${ENGINE_CHECKPOINT_PREFIX}:${view.jobId}:savepoint:${id}`);
     await this.infra.redis.hdel(this.infra.key('savepoints'), id);
     return { id, deleted: true };
   }
