@@ -197,7 +197,11 @@ describe('API end to end: rules written through the API run in a real engine', (
       20_000,
       'the instances view',
     );
-    expect(instances.engines[0]).toMatchObject({ reachable: true, lag: 0, backPressure: null });
+    expect(instances.engines[0]).toMatchObject({
+      reachable: true,
+      lag: 0,
+      backPressure: { pausedPartitions: [], pausedMsTotal: expect.any(Number) },
+    });
     expect(instances.engines[0].broadcastDigest).toBe(instances.reported[0].broadcastDigest);
     expect(instances.digestsAgree).toBe(true);
 

@@ -67,8 +67,11 @@ export class OpsService {
             checkpointFailures: body.checkpointFailures,
             lastCheckpointMs: body.lastCheckpointMs,
             lastCheckpointBytes: body.lastCheckpointBytes,
-            // The engine does not measure back-pressure yet (no field in GET /instance).
-            backPressure: null,
+            // Partitions paused because their uncommitted output is full, and the time spent paused (null from engines
+            // that do not report it).
+            backPressure: Array.isArray(body.pausedPartitions)
+              ? { pausedPartitions: body.pausedPartitions, pausedMsTotal: body.backPressureMs }
+              : null,
             rules: body.rules,
           };
         } catch (error) {
