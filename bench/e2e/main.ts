@@ -4,7 +4,7 @@
  * Then end-to-end latency at a fixed input rate, exactly-once and at-least-once. Figures: `name: value unit`, the
  * headline (engine / raw pipe ratio) last.
  *
- * Environment: KAFKA_BROKERS (else a broker is started), BENCH_E2E_EVENTS (default 200000), BENCH_E2E_RUNS (3).
+ * Environment: KAFKA_BROKERS (else a broker is started), BENCH_E2E_EVENTS (default 100000), BENCH_E2E_RUNS (3).
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -12,7 +12,7 @@ import { spawnEngine, type EngineProcess } from '../support/engine-process';
 import { createTopics } from '../support/kafka-topics';
 import { ensureKafka, ensureRedis, figure, median, percentile } from '../support/services';
 
-const EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 200_000);
+const EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 100_000);
 const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
 const PARTITIONS = 4;
 const CHECKPOINT_MS = 1000;
