@@ -3,7 +3,7 @@ import { startEngine, type EngineProcess } from '../support/engine-process';
 import { createTopics, type AlertBody } from '../../bench/support/kafka-topics';
 import { uniqueName } from '../support/services';
 import { alertSummary, closingTicks, longShapesStream } from '../support/shapes-stream';
-import { engineTopicEnv, kafka, produce, testTopics, TopicTail } from '../support/topics';
+import { engineTopicEnv, kafka, produce, pushRules, testTopics, TopicTail } from '../support/topics';
 
 const PARTITIONS = 4;
 
@@ -14,10 +14,7 @@ describe('exactly-once under kill -9: two engine processes, killed and restarted
       { topic: topics.events, partitions: PARTITIONS },
       { topic: topics.rules, compact: true },
     ]);
-    await produce(
-      topics.rules,
-      SHAPES_RULES.map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),
-    );
+    await pushRules(topics.rules, SHAPES_RULES);
 
     const env = {
       ...engineTopicEnv(topics),

@@ -3,7 +3,7 @@ import { startEngine, type EngineProcess } from '../support/engine-process';
 import { createTopics, type AlertBody } from '../../bench/support/kafka-topics';
 import { uniqueName } from '../support/services';
 import { alertSummary, closingTicks } from '../support/shapes-stream';
-import { engineTopicEnv, kafka, produce, testTopics, TopicTail } from '../support/topics';
+import { engineTopicEnv, kafka, produce, pushRules, testTopics, TopicTail } from '../support/topics';
 
 /**
  * The fraud rules on the real broker. One events partition: the device rule groups by device and the card rules by
@@ -16,10 +16,7 @@ describe('engine on the real broker and Redis: the fraud rules', () => {
   it('finds every planted case of the generator and raises nothing on the clean traffic', async () => {
     const topics = testTopics('fraud');
     await createTopics(kafka, [{ topic: topics.events }, { topic: topics.rules, compact: true }]);
-    await produce(
-      topics.rules,
-      FRAUD_RULES.map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),
-    );
+    await pushRules(topics.rules, FRAUD_RULES);
     engine = await startEngine({
       ...engineTopicEnv(topics),
       CEPHEUS_JOB_ID: uniqueName('fraud'),

@@ -4,7 +4,7 @@ import { createTopics, type AlertBody } from '../../bench/support/kafka-topics';
 import { startEngine, type EngineProcess } from '../support/engine-process';
 import { redisUrl, uniqueName } from '../support/services';
 import { alertSummary, closingTicks, longShapesStream } from '../support/shapes-stream';
-import { engineTopicEnv, kafka, produce, testTopics, TopicTail } from '../support/topics';
+import { engineTopicEnv, kafka, produce, pushRules, testTopics, TopicTail } from '../support/topics';
 
 const PARTITIONS = 4;
 
@@ -15,10 +15,7 @@ describe('savepoints: stop a job at a savepoint taken through Redis, resume it a
       { topic: topics.events, partitions: PARTITIONS },
       { topic: topics.rules, compact: true },
     ]);
-    await produce(
-      topics.rules,
-      SHAPES_RULES.map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),
-    );
+    await pushRules(topics.rules, SHAPES_RULES);
     const { events, expected, endTime } = longShapesStream(4, 40);
     const half = Math.floor(events.length / 2);
     const jobA = uniqueName('jobA');

@@ -3,7 +3,7 @@ import { startEngine, type EngineProcess } from '../support/engine-process';
 import { createTopics, type AlertBody } from '../../bench/support/kafka-topics';
 import { uniqueName } from '../support/services';
 import { alertSummary, closingTicks, longShapesStream } from '../support/shapes-stream';
-import { engineTopicEnv, kafka, produce, testTopics, TopicTail } from '../support/topics';
+import { engineTopicEnv, kafka, produce, pushRules, testTopics, TopicTail } from '../support/topics';
 
 const PARTITIONS = 6;
 
@@ -30,10 +30,7 @@ describe('scale-out by consumer group: 1 -> 2 -> 3 engines, then one stops', () 
       CEPHEUS_SESSION_TIMEOUT_MS: '6000',
     };
     const engines: EngineProcess[] = [await startEngine({ ...env, CEPHEUS_INSTANCE_ID: 's1' })];
-    await produce(
-      topics.rules,
-      SHAPES_RULES.map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),
-    );
+    await pushRules(topics.rules, SHAPES_RULES);
     const alerts = await TopicTail.start(topics.alerts);
     const { events, expected, endTime } = longShapesStream(4, 40);
     const quarter = Math.ceil(events.length / 4);

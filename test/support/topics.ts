@@ -78,3 +78,11 @@ export class TopicTail {
     await this.consumer?.disconnect();
   }
 }
+
+/** Publishes rule documents on a rules topic (key = rule id), as the API and the CLI do. */
+export async function pushRules(topic: string, rules: readonly unknown[]): Promise<void> {
+  await produce(
+    topic,
+    rules.map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),
+  );
+}

@@ -13,6 +13,8 @@ export interface LoadEnvConfigOptions {
   app: string;
   /** Variables whose values must never be echoed in an error (API keys). */
   secrets?: readonly string[];
+  /** Plain-words rule per variable, said instead of a raw pattern when the value does not match it. */
+  patternHints?: Readonly<Record<string, string>>;
 }
 
 const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
@@ -37,7 +39,8 @@ export function loadEnvConfig<T>(schema: EnvSchema, env: NodeJS.ProcessEnv, opti
     const problems = (validate.errors ?? []).map((e: ErrorObject) => {
       const name = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? '');
       const shown = name in candidate && !(options.secrets ?? []).includes(name);
-      return `  ${name}${shown ? ` (got ${JSON.stringify(env[name])})` : ''}: ${e.message}`;
+      const hint = e.keyword === 'pattern' ? options.patternHints?.[name] : undefined;
+      return `  ${name}${shown ? ` (got ${JSON.stringify(env[name])})` : ''}: ${hint ?? e.message}`;
     });
     throw new CepheusError('CONFIG_INVALID', `invalid ${options.app} configuration:\n${problems.join('\n')}`, {
       details: { errors: validate.errors ?? [] },

@@ -1,4 +1,4 @@
-import Ajv from 'ajv';
+import { loadEnvConfig, type EnvSchema } from '@cepheus/common';
 
 /** The API's configuration, read from the environment once at start (docs/api.md). */
 export interface ApiConfig {
@@ -68,28 +68,16 @@ const schema = {
     CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
   required: ['KAFKA_BROKERS', 'CEPHEUS_API_KEYS'],
-} as const;
-
-const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
-const validate = ajv.compile(schema);
+} as const satisfies EnvSchema;
 
 /** Names every variable's problem; API keys are never echoed back. */
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const candidate: Record<string, unknown> = {};
-  for (const name of Object.keys(schema.properties))
-    if (env[name] !== undefined && env[name] !== '') candidate[name] = env[name];
-  if (!validate(candidate)) {
-    const problems = (validate.errors ?? []).map((e) => {
-      const name = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? '');
-      const secret = name === 'CEPHEUS_API_KEYS';
-      const value = name in candidate && !secret ? ` (got ${JSON.stringify(env[name])})` : '';
-      const message =
-        secret && e.keyword === 'pattern'
-          ? 'must be comma-separated key:role pairs, keys of 8+ characters without spaces, roles reader|editor|admin'
-          : e.message;
-      return `  ${name}${value}: ${message}`;
-    });
-    throw new Error(`invalid API configuration:\n${problems.join('\n')}`);
-  }
-  return candidate as unknown as ApiConfig;
+  return loadEnvConfig<ApiConfig>(schema, env, {
+    app: 'API',
+    secrets: ['CEPHEUS_API_KEYS'],
+    patternHints: {
+      CEPHEUS_API_KEYS:
+        'must be comma-separated key:role pairs, keys of 8+ characters without spaces, roles reader|editor|admin',
+    },
+  });
 }
