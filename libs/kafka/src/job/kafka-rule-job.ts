@@ -225,6 +225,8 @@ export class KafkaRuleJob<S> {
       heartbeatInterval: Math.max(500, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 10)),
       rebalanceTimeout: 60_000,
       maxBytesPerPartition: 4 * 1024 * 1024,
+      // An idle fetch returns after this long; it bounds how long a stop waits for the fetch in flight.
+      maxWaitTimeInMs: 500,
     });
     this.consumer = consumer;
     this.writer = new AlertTransactionWriter(kafka, {
@@ -269,10 +271,9 @@ export class KafkaRuleJob<S> {
       this.log.warn({ err: String(error) }, 'final checkpoint failed; the next owner replays from the last one'),
     );
     await this.pruning;
-    await this.consumer?.disconnect();
-    await this.writer?.disconnect();
-    await this.rulesReader.stop();
-    await this.statusProducer?.disconnect();
+    // In parallel: each consumer's disconnect waits for its fetch in flight.
+    await Promise.all([this.consumer?.disconnect(), this.rulesReader.stop()]);
+    await Promise.all([this.writer?.disconnect(), this.statusProducer?.disconnect()]);
     await this.admin?.disconnect();
   }
 

@@ -40,6 +40,8 @@ export class RulesTopicReader {
       groupId: `${options.clientName ?? 'cepheus-rules-reader'}-${randomUUID()}`,
       readUncommitted: false,
       sessionTimeout: 30_000,
+      // Rule changes arrive within this long on an idle topic, and a stop waits no longer for the fetch in flight.
+      maxWaitTimeInMs: 500,
     });
   }
 
