@@ -65,7 +65,7 @@ export class AlertTransactionWriter {
     if (this.options.guarantee === 'exactly-once') {
       const transaction = await this.producer.transaction();
       try {
-        if (byTopic.length > 0) await transaction.sendBatch({ topicMessages: byTopic });
+        for (const topicMessages of inChunks(byTopic)) await transaction.sendBatch({ topicMessages });
         if (offsets.length > 0) {
           await transaction.sendOffsets({
             consumerGroupId: positions.consumerGroupId,
@@ -78,7 +78,7 @@ export class AlertTransactionWriter {
         throw error;
       }
     } else {
-      if (byTopic.length > 0) await this.producer.sendBatch({ topicMessages: byTopic, acks: -1 });
+      for (const topicMessages of inChunks(byTopic)) await this.producer.sendBatch({ topicMessages, acks: -1 });
       if (offsets.length > 0) {
         if (!this.options.commitConsumerOffsets) {
           throw new Error('at-least-once needs commitConsumerOffsets: the group member must commit its own offsets');
@@ -103,7 +103,7 @@ export class AlertTransactionWriter {
       );
     }
     const byTopic = groupByTopic(records);
-    if (byTopic.length > 0) await this.producer.sendBatch({ topicMessages: byTopic, acks: -1 });
+    for (const topicMessages of inChunks(byTopic)) await this.producer.sendBatch({ topicMessages, acks: -1 });
   }
 
   stats(): { commits: number; lastCommitMs: number } {
@@ -122,4 +122,34 @@ function groupByTopic(records: OutputRecord[]): Array<{ topic: string; messages:
     messages.push({ key: record.key, value: record.value, headers: record.headers });
   }
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/**
+ * kafkajs sends one request per call: tens of thousands of records in one request crawl (measured here: 25k records
+ * in one send ran at under 1k records/s against ~33k/s in sends of 5k), so output goes out in requests of at most
+ * MAX_RECORDS_PER_SEND.
+ */
+const MAX_RECORDS_PER_SEND = 5000;
+
+function inChunks(
+  byTopic: Array<{ topic: string; messages: Message[] }>,
+): Array<Array<{ topic: string; messages: Message[] }>> {
+  const chunks: Array<Array<{ topic: string; messages: Message[] }>> = [];
+  let current: Array<{ topic: string; messages: Message[] }> = [];
+  let size = 0;
+  for (const { topic, messages } of byTopic) {
+    for (let i = 0; i < messages.length;) {
+      const take = Math.min(MAX_RECORDS_PER_SEND - size, messages.length - i);
+      current.push({ topic, messages: messages.slice(i, i + take) });
+      size += take;
+      i += take;
+      if (size === MAX_RECORDS_PER_SEND) {
+        chunks.push(current);
+        current = [];
+        size = 0;
+      }
+    }
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
