@@ -258,7 +258,7 @@ export class KafkaRuleJob<S> {
           void this.exclusive(() => this.checkpoint()).catch(() => undefined);
         }
       },
-      Math.max(20, Math.floor(this.checkpointIntervalMs / 4)),
+      Math.max(20, Math.floor(this.checkpointIntervalMs / 10)),
     );
   }
 
@@ -624,18 +624,21 @@ export class KafkaRuleJob<S> {
   /** Step 1 of the protocol: each moved partition's state under the offset it corresponds to. Returns bytes written. */
   private async writePendingSnapshots(runs: PartitionRun<S>[]): Promise<number> {
     const { processor } = this.options;
-    let bytes = 0;
-    for (const run of runs) {
-      const data = encodePartitionSnapshot(
+    const digest = processor.broadcastDigest();
+    // Encoded one after another (synchronous work), written side by side: the round trips overlap.
+    const snapshots = runs.map((run) => ({
+      run,
+      data: encodePartitionSnapshot(
         { v: 2, offset: run.nextOffset.toString(), time: run.time.snapshot() },
         processor.snapshotPartition(run.state),
-      );
-      bytes += data.length;
-      await this.writeRestorePoint(run.partition, Number(run.nextOffset), data, {
-        broadcastDigest: processor.broadcastDigest(),
-      });
-    }
-    return bytes;
+      ),
+    }));
+    await Promise.all(
+      snapshots.map(({ run, data }) =>
+        this.writeRestorePoint(run.partition, Number(run.nextOffset), data, { broadcastDigest: digest }),
+      ),
+    );
+    return snapshots.reduce((sum, { data }) => sum + data.length, 0);
   }
 
   /** A partition's state stored under the offset it corresponds to: what `restorePartition` looks up. */
