@@ -15,6 +15,7 @@ import {
   FactRegistry,
   OperatorRegistry,
   RuleEvaluator,
+  seededRandom,
   type KeyState,
   type RuleEvent,
   type TopLevelCondition,
@@ -24,22 +25,11 @@ const RUNS = 3;
 const TYPES = ['payment', 'login', 'refund', 'transfer', 'withdrawal'];
 const COUNTRIES = ['FR', 'DE', 'GB', 'US', 'ES', 'IT', 'NL', 'JP'];
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (x: number): string => (x >= 100 ? Math.round(x).toString() : x.toFixed(1));
 
 function makeEvents(n: number, keys: number, seed: number): { event: Record<string, unknown>; timestamp: number }[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const out: { event: Record<string, unknown>; timestamp: number }[] = [];
   let t = 1_700_000_000_000;
   for (let i = 0; i < n; i++) {
@@ -245,7 +235,7 @@ function baselineMapUpdates(): number {
   const m = new Map<string, { n: number; last: number }>();
   const keys = Array.from({ length: 100_000 }, (_, i) => `cardId=c${i}`);
   for (const k of keys) m.set(k, { n: 0, last: 0 });
-  const r = rng(3);
+  const r = seededRandom(3);
   const order = Array.from({ length: 1_000_000 }, () => keys[Math.floor(r() * keys.length)]);
   const start = performance.now();
   for (let i = 0; i < order.length; i++) {

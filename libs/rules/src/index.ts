@@ -68,3 +68,4 @@ export { generateShapes } from './examples/shapes-generator';
 export type { ShapesOptions } from './examples/shapes-generator';
 export type { ExampleEvent, ExampleStream, ExpectedAlert } from './examples/example-stream';
 export { COUNTRY_CENTROIDS, countryDistanceKm, TRAVEL_SPEED_FACT } from './examples/travel-speed-fact';
+export { seededRandom } from './examples/prng';

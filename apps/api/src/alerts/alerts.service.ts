@@ -60,12 +60,7 @@ export class AlertsService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const topic = this.config.CEPHEUS_ALERTS_TOPIC;
-    if (!(await this.infra.admin.listTopics()).includes(topic)) {
-      await this.infra.admin.createTopics({
-        topics: [{ topic, numPartitions: 4, replicationFactor: 1 }],
-        waitForLeaders: true,
-      });
-    }
+    await this.infra.ensureTopic(topic, 4);
     const offsets = await this.infra.admin.fetchTopicOffsets(topic);
     const keep = this.config.CEPHEUS_API_RECENT_ALERTS;
     this.consumer = this.infra.kafka.consumer({

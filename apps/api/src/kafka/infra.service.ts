@@ -35,6 +35,12 @@ export class InfraService implements OnModuleInit, OnApplicationShutdown {
     this.redis.disconnect();
   }
 
+  /** Creates a topic the API reads when it is missing (a fresh deployment where no engine ran yet). */
+  async ensureTopic(topic: string, numPartitions: number): Promise<void> {
+    if ((await this.admin.listTopics()).includes(topic)) return;
+    await this.admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  }
+
   get admin(): Admin {
     if (!this.adminClient) throw new Error('Kafka admin is not connected yet');
     return this.adminClient;

@@ -45,12 +45,7 @@ export class RuleStatusService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const topic = this.config.CEPHEUS_RULES_STATUS_TOPIC;
-    if (!(await this.infra.admin.listTopics()).includes(topic)) {
-      await this.infra.admin.createTopics({
-        topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
-        waitForLeaders: true,
-      });
-    }
+    await this.infra.ensureTopic(topic, 1);
     this.consumer = this.infra.kafka.consumer({
       groupId: `cepheus-api-status-${randomUUID()}`,
       readUncommitted: false,
