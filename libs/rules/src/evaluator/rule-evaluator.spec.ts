@@ -181,7 +181,8 @@ describe('RuleEvaluator: lifecycle', () => {
     h.evaluator = evaluatorOf(velocity({ version: 2, status: 'paused' }));
     expect(h.evaluator.route(pay('x', 1500))).toEqual([]);
     h.advance(T0 + 10 * MIN);
-    expect([...(h.states.get('cardId=c1') as KeyState).keys()]).toEqual(['velocity']);
+    const kept = h.evaluator.snapshot(h.states.get('cardId=c1') as KeyState) as { aggregates: { slots: unknown[] } };
+    expect(kept.aggregates.slots).toEqual([expect.objectContaining({ rule: 'velocity', members: [0, 1, 2, 3] })]);
     h.evaluator = evaluatorOf(velocity({ version: 3, status: 'deleted' }));
     h.advance(T0 + 11 * MIN);
     expect(h.states.get('cardId=c1')).toEqual(new Map());

@@ -1,18 +1,35 @@
 import { createHash } from 'node:crypto';
+import { CepheusError } from '@cepheus/common';
 import { alertIdOf, type Alert, type AlertEvent, type StepExplanation } from '../alert/alert';
 import type { CompiledTemplate } from '../alert/template';
+import { compareAggregate, windowValueOf } from '../aggregate/sliding-window';
 import {
-  addToWindow,
-  aggregateWindow,
-  compareAggregate,
-  createAggregateState,
-  rebuildAggregate,
-  windowEntries,
-  windowSize,
-  evictWindow,
-  windowValueOf,
-  type AggregateState,
-} from '../aggregate/sliding-window';
+  addMember,
+  admit,
+  allocateSlot,
+  compactWindow,
+  createSharedWindow,
+  evictSlot,
+  findSlot,
+  freeSlot,
+  insertEvent,
+  internName,
+  rebuildSlot,
+  restoreSharedWindow,
+  setFiring,
+  slotAggregate,
+  slotFiring,
+  slotFunction,
+  slotCount,
+  slotMembers,
+  slotOldest,
+  slotRule,
+  slotShape,
+  slotSize,
+  snapshotSharedWindow,
+  type SharedWindow,
+  type SharedWindowSnapshot,
+} from '../aggregate/shared-window';
 import type { CompiledAggregateRule, CompiledRule, CompiledSequenceRule } from '../compile/compile-rule';
 import type { ConditionTrace } from '../condition/compile-condition';
 import type { RuleEvent, StepContext } from '../condition/facts';
@@ -34,16 +51,44 @@ export interface SequenceState {
   latest: number;
 }
 
-/** The keyed state of one rule for one key. */
-export type RuleState = (AggregateState & { shape: string }) | SequenceState;
+/**
+ * The keyed state under one entry of a {@link KeyState}: a sequence rule's NFA (under the rule's id), or the one
+ * window all aggregate rules of the key share (under {@link AGGREGATES_ENTRY}).
+ */
+export type RuleState = SharedWindow | SequenceState;
 
 /**
- * Everything the evaluator keeps for one key: rule id -> state. The runtime owns it (keyed state), hands it to
- * `process`/`advanceTime`, which change it in place, and persists it with `snapshot` (JSON) / `restore`. A Map rather
- * than an object: objects used as dictionaries with rule ids added in varying orders make V8 build a hidden class per
- * order, which made the evaluator ~10x slower with 100 rules over 100k keys.
+ * The entry of a {@link KeyState} holding the aggregate rules' shared window. Rule ids start with a letter or digit,
+ * so no rule can collide with it.
+ */
+export const AGGREGATES_ENTRY = '#aggregates';
+
+/**
+ * Everything the evaluator keeps for one key: sequence rule id -> NFA state, plus one shared window for all the
+ * aggregate rules (see {@link AGGREGATES_ENTRY}). Empty when nothing is pending, so the runtime can drop the key. The
+ * runtime owns it (keyed state), hands it to `process`/`advanceTime`, which change it in place, and persists it with
+ * `snapshot` (JSON) / `restore`. A Map rather than an object: objects used as dictionaries with ids added in varying
+ * orders make V8 build a hidden class per order.
  */
 export type KeyState = Map<string, RuleState>;
+
+/** Format version of {@link RuleEvaluator.snapshot}. */
+const SNAPSHOT_VERSION = 2;
+
+interface KeySnapshot {
+  v: number;
+  aggregates?: SharedWindowSnapshot;
+  sequences?: [string, { shape: string; latest: number; nfa: JsonValue }][];
+}
+
+/** A rule as the evaluator uses it, with the slot it last had in a shared window (most keys assign the same). */
+interface RulePlan {
+  readonly rule: CompiledRule;
+  /** {@link internName} codes of the rule id and state shape. */
+  readonly code: number;
+  readonly shape: number;
+  slotHint: number;
+}
 
 /** Options of {@link RuleEvaluator}. */
 export interface RuleEvaluatorOptions {
@@ -86,6 +131,7 @@ export class RuleEvaluator {
   readonly rules: RuleSet;
   readonly #eventId: (event: Readonly<Record<string, unknown>>) => string;
   readonly #extras = new Map<string, RuleExtras>();
+  readonly #plans = new Map<string, RulePlan>();
 
   constructor(rules: RuleSet | readonly CompiledRule[], options: RuleEvaluatorOptions = {}) {
     this.rules = rules instanceof RuleSet ? rules : new RuleSet(rules);
@@ -110,27 +156,48 @@ export class RuleEvaluator {
   ): readonly Alert[] {
     let alerts: Alert[] | undefined;
     let ev: RuleEvent | undefined;
+    let window = keyState.get(AGGREGATES_ENTRY) as SharedWindow | undefined;
+    // Index of this event in the shared window, once an aggregate rule took it: stored once for all of them.
+    let at = -1;
     const ids = route.ruleIds;
     for (let i = 0; i < ids.length; i++) {
-      const rule = this.rules.get(ids[i]);
-      if (rule === undefined || rule.rule.status !== 'active' || timestamp < rule.effectiveFrom) continue;
-      let state: RuleState | undefined = keyState.get(rule.id);
-      if (state !== undefined && state.shape !== rule.stateShape) {
-        keyState.delete(rule.id);
-        state = undefined;
-      }
+      const plan = this.#plan(ids[i]);
+      if (plan === undefined) continue;
+      const rule = plan.rule;
+      if (rule.rule.status !== 'active' || timestamp < rule.effectiveFrom) continue;
       ev ??= { event, timestamp, id: this.#eventId(event) };
       let out: Alert[] | undefined;
       if (rule.kind === 'aggregate') {
-        out = this.#processAggregate(
-          rule,
-          keyState,
-          state as (AggregateState & { shape: string }) | undefined,
-          ev,
-          route.key,
-        );
+        let slot = window === undefined ? -1 : findSlot(window, plan.code, plan.slotHint);
+        if (slot >= 0 && slotShape(window as SharedWindow, slot) !== plan.shape) {
+          freeSlot(window as SharedWindow, slot);
+          slot = -1;
+        }
+        if (rule.filter !== undefined && !rule.filter.test(ev, undefined)) continue;
+        const fn = rule.rule.aggregate.function;
+        const value = windowValueOf(fn, rule.fieldGetter === undefined ? undefined : rule.fieldGetter(event));
+        if (value === undefined) continue;
+        if (window === undefined) {
+          window = createSharedWindow();
+          keyState.set(AGGREGATES_ENTRY, window);
+        }
+        if (slot < 0) {
+          slot = allocateSlot(window, plan.code, plan.shape, fn, rule.field);
+        } else if (slotFunction(window, slot) !== fn) {
+          rebuildSlot(window, slot, fn);
+        }
+        plan.slotHint = slot;
+        if (!admit(window, slot, rule.windowMs, timestamp)) continue;
+        if (at < 0) at = insertEvent(window, timestamp, ev.id);
+        addMember(window, slot, at, value);
+        evictSlot(window, slot, rule.windowMs, timestamp);
+        out = this.#compare(rule, window, slot, route.key, ev);
       } else {
-        let s = state as SequenceState | undefined;
+        let s = keyState.get(rule.id) as SequenceState | undefined;
+        if (s !== undefined && s.shape !== rule.stateShape) {
+          keyState.delete(rule.id);
+          s = undefined;
+        }
         // A fresh NFA can only start on its first step: skip the state allocation for events that cannot.
         if (s === undefined && rule.startTest !== undefined && !rule.startTest(ev, undefined)) continue;
         if (s === undefined) {
@@ -143,6 +210,10 @@ export class RuleEvaluator {
       }
       if (out !== undefined) (alerts ??= []).push(...out);
     }
+    if (window !== undefined) {
+      if (window.used === 0) keyState.delete(AGGREGATES_ENTRY);
+      else compactWindow(window, false);
+    }
     return alerts ?? NONE;
   }
 
@@ -154,24 +225,22 @@ export class RuleEvaluator {
   advanceTime(keyState: KeyState, key: string, time: number): readonly Alert[] {
     let alerts: Alert[] | undefined;
     for (const [id, state] of keyState) {
+      if (state.kind === 'aggregates') {
+        const out = this.#advanceWindow(state, key, time);
+        if (state.used === 0) keyState.delete(id);
+        if (out !== undefined) (alerts ??= []).push(...out);
+        continue;
+      }
       const rule = this.rules.get(id);
       if (rule === undefined || state.shape !== rule.stateShape) {
         keyState.delete(id);
         continue;
       }
-      if (rule.rule.status !== 'active') continue;
-      let out: Alert[] | undefined;
-      if (rule.kind === 'aggregate' && state.kind === 'aggregate') {
-        if (state.fn !== rule.rule.aggregate.function) rebuildAggregate(state, rule.rule.aggregate.function);
-        evictWindow(state, rule.windowMs, time);
-        out = this.#compare(rule, state, key, undefined);
-        if (windowSize(state) === 0 && !state.firing) keyState.delete(id);
-      } else if (rule.kind === 'sequence' && state.kind === 'sequence') {
-        const result = rule.nfa.advanceTime(state.nfa, time);
-        out = this.#sequenceAlerts(rule, key, result.matches, result.timedOut);
-        const stats = rule.nfa.stats(state.nfa);
-        if (stats.partialMatches === 0 && stats.bufferedEvents === 0) keyState.delete(id);
-      }
+      if (rule.rule.status !== 'active' || rule.kind !== 'sequence') continue;
+      const result = rule.nfa.advanceTime(state.nfa, time);
+      const out = this.#sequenceAlerts(rule, key, result.matches, result.timedOut);
+      const stats = rule.nfa.stats(state.nfa);
+      if (stats.partialMatches === 0 && stats.bufferedEvents === 0) keyState.delete(id);
       if (out !== undefined) (alerts ??= []).push(...out);
     }
     return alerts ?? NONE;
@@ -184,100 +253,130 @@ export class RuleEvaluator {
   nextWakeUp(keyState: KeyState): number | undefined {
     let next = Infinity;
     for (const [id, state] of keyState) {
-      const rule = this.rules.get(id);
-      if (rule === undefined) return -Infinity; // stale state: clear it at once
-      if (state.kind === 'aggregate' && rule.kind === 'aggregate' && windowSize(state) > 0) {
-        next = Math.min(next, state.t[state.h] + rule.windowMs);
-      } else if (state.kind === 'sequence' && rule.kind === 'sequence' && rule.withinMs !== undefined) {
-        next = Math.min(next, state.latest + rule.withinMs);
+      if (state.kind === 'aggregates') {
+        for (let s = 0; s < slotCount(state); s++) {
+          const id = slotRule(state, s);
+          if (id === undefined) continue;
+          const rule = this.rules.get(id);
+          if (rule === undefined) return -Infinity; // stale state: clear it at once
+          if (rule.kind === 'aggregate' && slotSize(state, s) > 0) {
+            next = Math.min(next, slotOldest(state, s) + rule.windowMs);
+          }
+        }
+        continue;
       }
+      const rule = this.rules.get(id);
+      if (rule === undefined) return -Infinity;
+      if (rule.kind === 'sequence' && rule.withinMs !== undefined) next = Math.min(next, state.latest + rule.withinMs);
     }
     return next === Infinity ? undefined : next;
   }
 
-  /** JSON-safe form of a key's state (NFA states through the CEP library's own snapshot). */
+  /**
+   * JSON-safe form of a key's state (NFA states through the CEP library's own snapshot), with a format version.
+   * `restore` reads only this version (2): the per-rule windows of version 1 were never deployed.
+   */
   snapshot(keyState: KeyState): JsonValue {
-    const out: Record<string, JsonValue> = {};
+    const out: KeySnapshot = { v: SNAPSHOT_VERSION };
     for (const [id, state] of keyState) {
-      const rule = this.rules.get(id);
-      if (state.kind === 'aggregate') {
-        out[id] = { ...state, latest: Number.isFinite(state.latest) ? state.latest : null } as unknown as JsonValue;
-      } else if (rule !== undefined && rule.kind === 'sequence') {
-        out[id] = {
-          kind: 'sequence',
-          shape: state.shape,
-          latest: state.latest,
-          nfa: rule.nfa.snapshot(state.nfa) as unknown as JsonValue,
-        };
+      if (state.kind === 'aggregates') {
+        out.aggregates = snapshotSharedWindow(state);
+        continue;
       }
+      const rule = this.rules.get(id);
+      if (rule === undefined || rule.kind !== 'sequence') continue;
+      (out.sequences ??= []).push([
+        id,
+        { shape: state.shape, latest: state.latest, nfa: rule.nfa.snapshot(state.nfa) as unknown as JsonValue },
+      ]);
     }
-    return out;
+    return out as unknown as JsonValue;
   }
 
-  /** Rebuilds a key's state from {@link snapshot}; state of rules no longer known, or changed incompatibly, is dropped. */
+  /**
+   * Rebuilds a key's state from {@link snapshot}; state of rules no longer known, or changed incompatibly, is dropped.
+   * Throws `STATE_RESTORE_FAILED` for another format version.
+   */
   restore(data: JsonValue): KeyState {
+    const snap = data as unknown as KeySnapshot;
+    if (snap === null || typeof snap !== 'object' || snap.v !== SNAPSHOT_VERSION) {
+      throw new CepheusError(
+        'STATE_RESTORE_FAILED',
+        `rule state snapshot format ${String((snap as { v?: unknown } | null)?.v)} is not ${SNAPSHOT_VERSION}`,
+      );
+    }
     const out: KeyState = new Map();
-    for (const [id, raw] of Object.entries(data as Record<string, Record<string, unknown>>)) {
+    if (snap.aggregates !== undefined) {
+      const window = restoreSharedWindow(snap.aggregates, (id, shape) => {
+        const rule = this.rules.get(id);
+        return rule === undefined || rule.kind !== 'aggregate' || rule.stateShape !== shape
+          ? undefined
+          : { field: rule.field };
+      });
+      if (window.used > 0) out.set(AGGREGATES_ENTRY, window);
+    }
+    for (const [id, raw] of snap.sequences ?? []) {
       const rule = this.rules.get(id);
-      if (rule === undefined || raw.shape !== rule.stateShape) continue;
-      if (raw.kind === 'aggregate' && rule.kind === 'aggregate') {
-        const s = raw as unknown as AggregateState & { shape: string };
-        out.set(id, {
-          ...s,
-          latest: (raw.latest as number | null) ?? -Infinity,
-          t: [...s.t],
-          v: [...s.v],
-          ids: [...s.ids],
-          q: [...s.q],
-          d: s.d === null ? null : { ...s.d },
-        });
-      } else if (raw.kind === 'sequence' && rule.kind === 'sequence') {
-        out.set(id, {
-          kind: 'sequence',
-          shape: rule.stateShape,
-          latest: raw.latest as number,
-          nfa: rule.nfa.restore(raw.nfa as Parameters<typeof rule.nfa.restore>[0]),
-        });
-      }
+      if (rule === undefined || rule.kind !== 'sequence' || raw.shape !== rule.stateShape) continue;
+      out.set(id, {
+        kind: 'sequence',
+        shape: rule.stateShape,
+        latest: raw.latest,
+        nfa: rule.nfa.restore(raw.nfa as unknown as Parameters<typeof rule.nfa.restore>[0]),
+      });
     }
     return out;
   }
 
-  #processAggregate(
-    rule: CompiledAggregateRule,
-    keyState: KeyState,
-    state: (AggregateState & { shape: string }) | undefined,
-    ev: RuleEvent,
-    key: string,
-  ): Alert[] | undefined {
-    if (rule.filter !== undefined && !rule.filter.test(ev, undefined)) return undefined;
-    const fn = rule.rule.aggregate.function;
-    const value = windowValueOf(fn, rule.fieldGetter === undefined ? undefined : rule.fieldGetter(ev.event));
-    if (value === undefined) return undefined;
-    if (state === undefined) {
-      state = { ...createAggregateState(fn), shape: rule.stateShape };
-      keyState.set(rule.id, state);
-    } else if (state.fn !== fn) {
-      rebuildAggregate(state, fn);
+  #plan(id: string): RulePlan | undefined {
+    let plan = this.#plans.get(id);
+    if (plan === undefined) {
+      const rule = this.rules.get(id);
+      if (rule === undefined) return undefined;
+      plan = { rule, code: internName(rule.id), shape: internName(rule.stateShape), slotHint: 0 };
+      this.#plans.set(id, plan);
     }
-    if (!addToWindow(state, rule.windowMs, ev.timestamp, value, ev.id)) return undefined;
-    return this.#compare(rule, state, key, ev);
+    return plan;
+  }
+
+  #advanceWindow(window: SharedWindow, key: string, time: number): Alert[] | undefined {
+    let alerts: Alert[] | undefined;
+    for (let s = 0; s < slotCount(window); s++) {
+      const id = slotRule(window, s);
+      if (id === undefined) continue;
+      const plan = this.#plan(id);
+      const rule = plan?.rule;
+      if (rule === undefined || rule.kind !== 'aggregate' || slotShape(window, s) !== plan?.shape) {
+        freeSlot(window, s);
+        continue;
+      }
+      if (rule.rule.status !== 'active') continue;
+      const fn = rule.rule.aggregate.function;
+      if (slotFunction(window, s) !== fn) rebuildSlot(window, s, fn);
+      evictSlot(window, s, rule.windowMs, time);
+      const out = this.#compare(rule, window, s, key, undefined);
+      if (slotSize(window, s) === 0 && !slotFiring(window, s)) freeSlot(window, s);
+      if (out !== undefined) (alerts ??= []).push(...out);
+    }
+    if (window.used > 0) compactWindow(window, false);
+    return alerts;
   }
 
   #compare(
     rule: CompiledAggregateRule,
-    state: AggregateState,
+    window: SharedWindow,
+    slot: number,
     key: string,
     trigger: RuleEvent | undefined,
   ): Alert[] | undefined {
     const a = rule.rule.aggregate;
-    const value = aggregateWindow(state, a.function);
+    const value = slotAggregate(window, slot, a.function);
     const holds = compareAggregate(a.operator, value, a.limit);
-    const fire = holds && !state.firing;
-    state.firing = holds;
-    if (!fire || windowSize(state) === 0) return undefined;
+    const fire = holds && !slotFiring(window, slot);
+    setFiring(window, slot, holds);
+    if (!fire || slotSize(window, slot) === 0) return undefined;
     const fieldName = a.field;
-    const live = windowEntries(state);
+    const live = slotMembers(window, slot);
     const events: AlertEvent[] = live.ids.map((id, i) => ({
       id,
       timestamp: live.t[i],
