@@ -24,6 +24,14 @@ interface Grouping {
 interface GuardIndex {
   readonly get: (event: unknown) => unknown;
   readonly byValue: Map<unknown, CompiledRule[]>;
+  /** The same rules by value, already split by grouping (what `route` needs per event). */
+  readonly groupedByValue: Map<unknown, readonly GroupedRules[]>;
+}
+
+/** Rules of one grouping, in rule order. */
+interface GroupedRules {
+  readonly grouping: Grouping;
+  readonly ruleIds: readonly string[];
 }
 
 /**
@@ -40,6 +48,7 @@ export class RuleSet {
   readonly #guards = new Map<string, GuardIndex>();
   readonly #groupings = new Map<string, Grouping>();
   readonly #groupingOf = new Map<string, string>();
+  readonly #unguardedGrouped: readonly GroupedRules[];
 
   constructor(rules: readonly CompiledRule[]) {
     for (const r of rules) {
@@ -66,7 +75,11 @@ export class RuleSet {
       }
       let index = this.#guards.get(r.guard.path);
       if (index === undefined) {
-        index = { get: pathGetter(parsePath(r.guard.path) as PathSegments), byValue: new Map() };
+        index = {
+          get: pathGetter(parsePath(r.guard.path) as PathSegments),
+          byValue: new Map(),
+          groupedByValue: new Map(),
+        };
         this.#guards.set(r.guard.path, index);
       }
       for (const v of r.guard.values) {
@@ -75,6 +88,21 @@ export class RuleSet {
         else list.push(r);
       }
     }
+    this.#unguardedGrouped = this.#grouped(this.#unguarded);
+    for (const index of this.#guards.values()) {
+      for (const [v, list] of index.byValue) index.groupedByValue.set(v, this.#grouped(list));
+    }
+  }
+
+  #grouped(rules: readonly CompiledRule[]): GroupedRules[] {
+    const byGrouping = new Map<string, string[]>();
+    for (const r of rules) {
+      const gid = this.#groupingOf.get(r.id) as string;
+      const ids = byGrouping.get(gid);
+      if (ids === undefined) byGrouping.set(gid, [r.id]);
+      else ids.push(r.id);
+    }
+    return [...byGrouping].map(([gid, ruleIds]) => ({ grouping: this.#groupings.get(gid) as Grouping, ruleIds }));
   }
 
   /** The compiled rule (active or paused) with this id. */
@@ -108,34 +136,49 @@ export class RuleSet {
    * rules grouping by it.
    */
   route(event: Readonly<Record<string, unknown>>): RoutedKey[] {
-    const candidates = this.candidates(event);
-    if (candidates.length === 0) return [];
-    const byGrouping = new Map<string, string[]>();
-    for (const r of candidates) {
-      const gid = this.#groupingOf.get(r.id) as string;
-      const ids = byGrouping.get(gid);
-      if (ids === undefined) byGrouping.set(gid, [r.id]);
-      else ids.push(r.id);
+    // Rule lists come pre-split by grouping (unguarded rules, then each guard index's hit): with a single source, as
+    // with rules guarded on one field, nothing is merged per event.
+    let single: readonly GroupedRules[] | undefined =
+      this.#unguardedGrouped.length > 0 ? this.#unguardedGrouped : undefined;
+    let merged: Map<Grouping, string[]> | undefined;
+    for (const index of this.#guards.values()) {
+      const hit = index.groupedByValue.get(index.get(event));
+      if (hit === undefined) continue;
+      if (single === undefined && merged === undefined) {
+        single = hit;
+        continue;
+      }
+      if (merged === undefined) {
+        merged = new Map();
+        for (const g of single as readonly GroupedRules[]) merged.set(g.grouping, [...g.ruleIds]);
+        single = undefined;
+      }
+      for (const g of hit) {
+        const ids = merged.get(g.grouping);
+        if (ids === undefined) merged.set(g.grouping, [...g.ruleIds]);
+        else for (const id of g.ruleIds) ids.push(id);
+      }
     }
     const out: RoutedKey[] = [];
-    for (const [gid, ruleIds] of byGrouping) {
-      const g = this.#groupings.get(gid) as Grouping;
-      const values: (string | number | boolean)[] = [];
-      let key = '';
-      let ok = true;
-      for (let i = 0; i < g.getters.length; i++) {
-        const v = g.getters[i](event);
-        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-          ok = false;
-          break;
-        }
-        values.push(v);
-        const text = String(v);
-        key += g.prefixes[i] + (NEEDS_ESCAPE.test(text) ? encodeURIComponent(text) : text);
-      }
-      if (ok) out.push({ key, groupBy: g.groupBy, values, ruleIds });
+    if (single !== undefined) {
+      for (let i = 0; i < single.length; i++) this.#routeTo(out, event, single[i].grouping, single[i].ruleIds);
+    } else if (merged !== undefined) {
+      for (const [grouping, ruleIds] of merged) this.#routeTo(out, event, grouping, ruleIds);
     }
     return out;
+  }
+
+  #routeTo(out: RoutedKey[], event: Readonly<Record<string, unknown>>, g: Grouping, ruleIds: readonly string[]): void {
+    const values: (string | number | boolean)[] = [];
+    let key = '';
+    for (let i = 0; i < g.getters.length; i++) {
+      const v = g.getters[i](event);
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return;
+      values.push(v);
+      const text = String(v);
+      key += g.prefixes[i] + (NEEDS_ESCAPE.test(text) ? encodeURIComponent(text) : text);
+    }
+    out.push({ key, groupBy: g.groupBy, values, ruleIds });
   }
 }
 
