@@ -1,5 +1,7 @@
-// Runtime benchmark: throughput at P=1 and P=2, checkpoint duration and stall by key count on the file and Redis
-// backends (Redis at REDIS_URL, started by scripts/redis.mjs when none answers), and restore time. Prints one figure a line, `name: value unit`, medians; the headline (P2/P1) last.
+// Runtime benchmark: throughput at P=1 and P=2 (shared rings, and MessagePort channels as the baseline), checkpoint
+// duration and stall by key count on the file and Redis backends (Redis at REDIS_URL, started by scripts/redis.mjs
+// when none answers), and restore time. Prints one figure a line, `name: value unit`, medians; the headline (P2/P1)
+// last.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,32 +13,46 @@ import { gaps, throughputJob, type ThroughputParams } from './jobs';
 
 const MODULE = join(__dirname, 'jobs.ts');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1_000);
+const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 2_000);
+/** `throughput` or `checkpoint` runs only that part (quicker iterations); anything else runs both. */
+const PART = process.env.BENCH_PART ?? 'all';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const print = (name: string, value: number, unit: string, digits = 0): void =>
   console.log(`${name}: ${value.toFixed(digits)} ${unit}`);
 
-/** Events per second (wall) and CPU microseconds per event over all threads of the process. */
-async function throughput(parallelism: number): Promise<{ rate: number; cpuUs: number }> {
-  const params: ThroughputParams = { keys: 10_000, splits: 4, recordsPerSplit: EVENTS / 4 };
+/**
+ * Steady-state events per second (wall) and CPU microseconds per event over all threads of the process, in a window of
+ * WINDOW_MS after WARMUP_MS of an unbounded job: a streaming job runs for long, and fresh worker threads start with
+ * cold code while the in-thread P=1 runs in a warm isolate, so a short bounded run measures warm-up more than the
+ * channels. P > 1 runs on worker threads, with keyed frames over shared rings (the default for a stream with a codec)
+ * or over MessagePorts.
+ */
+async function throughput(
+  parallelism: number,
+  channelTransport: 'shared-ring' | 'message-port' = 'shared-ring',
+): Promise<{ rate: number; cpuUs: number }> {
+  const params = { keys: 10_000, splits: 4 } satisfies ThroughputParams as unknown as JsonValue;
   const runner =
     parallelism === 1
-      ? new JobRunner(throughputJob(params as unknown as JsonValue), { parallelism: 1 })
-      : new JobRunner(
-          { module: MODULE, exportName: 'throughputJob', params: params as unknown as JsonValue },
-          { parallelism },
-        );
-  // Timed from a running job (workers started and modules loaded) to the end, final checkpoint included.
+      ? new JobRunner(throughputJob(params), { parallelism: 1 })
+      : new JobRunner({ module: MODULE, exportName: 'throughputJob', params }, { parallelism, channelTransport });
   await runner.start();
+  const processed = async (): Promise<number> =>
+    (await runner.metrics()).instances.reduce((n, i) => n + i.recordsProcessed, 0);
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  const n0 = await processed();
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const result = await runner.result();
+  await new Promise((r) => setTimeout(r, WINDOW_MS));
+  const n1 = await processed();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
-  const processed = result.instances.reduce((n, i) => n + i.recordsProcessed, 0);
-  if (processed !== EVENTS) throw new Error(`processed ${processed} of ${EVENTS}`);
-  return { rate: EVENTS / seconds, cpuUs: (cpu.user + cpu.system) / EVENTS };
+  await runner.cancel();
+  const events = n1 - n0;
+  if (events <= 0) throw new Error(`no events processed at P=${parallelism}`);
+  return { rate: events / seconds, cpuUs: (cpu.user + cpu.system) / events };
 }
 
 type Backend = 'file' | 'redis';
@@ -129,24 +145,36 @@ async function checkpointFigures(keys: number, backend: Backend): Promise<void> 
 async function main(): Promise<void> {
   const p1: number[] = [];
   const p2: number[] = [];
+  const p2port: number[] = [];
   const cpu1: number[] = [];
   const cpu2: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
+  const cpu2port: number[] = [];
+  // Interleaved, so that a change in the machine's load touches every variant alike.
+  for (let i = 0; i < RUNS && PART !== 'checkpoint'; i++) {
     const a = await throughput(1);
     const b = await throughput(2);
+    const c = await throughput(2, 'message-port');
     p1.push(a.rate);
     p2.push(b.rate);
+    p2port.push(c.rate);
     cpu1.push(a.cpuUs);
     cpu2.push(b.cpuUs);
+    cpu2port.push(c.cpuUs);
   }
-  for (const backend of ['file', 'redis'] as const) {
-    for (const keys of [10_000, 100_000, 1_000_000]) await checkpointFigures(keys, backend);
+  if (PART !== 'throughput') {
+    for (const backend of ['file', 'redis'] as const) {
+      for (const keys of [10_000, 100_000, 1_000_000]) await checkpointFigures(keys, backend);
+    }
   }
+  if (PART === 'checkpoint') return;
   // CPU per event is less sensitive to other processes on the machine than events/s.
   print('cpu time per event P=1', median(cpu1), 'us', 3);
+  print('cpu time per event P=2 MessagePort channels (all threads)', median(cpu2port), 'us', 3);
   print('cpu time per event P=2 (all threads)', median(cpu2), 'us', 3);
   print('throughput P=1 (in thread)', median(p1), 'events/s');
-  print('throughput P=2 (worker threads)', median(p2), 'events/s');
+  print('throughput P=2 (worker threads, MessagePort channels)', median(p2port), 'events/s');
+  print('throughput ratio P2/P1 with MessagePort channels', median(p2port) / median(p1), 'x', 2);
+  print('throughput P=2 (worker threads, shared rings)', median(p2), 'events/s');
   print('throughput ratio P2/P1', median(p2) / median(p1), 'x', 2);
 }
 

@@ -85,13 +85,11 @@ class Writer implements FrameWriter {
 }
 
 class Reader implements FrameReader {
-  readonly view: DataView;
-  readonly bytes: Buffer;
-  pos = 0;
-  constructor(buf: ArrayBuffer) {
-    this.view = new DataView(buf);
-    this.bytes = Buffer.from(buf);
-  }
+  constructor(
+    readonly view: DataView,
+    readonly bytes: Buffer,
+    public pos: number,
+  ) {}
   f64(): number {
     const v = this.view.getFloat64(this.pos, true);
     this.pos += 8;
@@ -116,7 +114,8 @@ class Reader implements FrameReader {
     }
     const n = header & 0x7fffffff;
     this.pos += 2 * n;
-    return utf16.decode(this.bytes.subarray(start, start + 2 * n));
+    // A copy: the bytes may lie in shared memory (a ring), which TextDecoder need not accept.
+    return utf16.decode(Uint8Array.prototype.slice.call(this.bytes, start, start + 2 * n));
   }
 }
 
@@ -131,9 +130,51 @@ const jsonCodec: RecordCodec<unknown> = {
  * timestamp f64 and the value through the codec.
  */
 export function encodeKeyedFrame(frame: DataFrame, codec: RecordCodec<unknown> = jsonCodec): ArrayBuffer {
+  const w = new Writer(64 + (frame.r.length / KEYED_RECORD_WIDTH) * 48);
+  writeKeyedFrame(w, frame, codec);
+  // Copy to an exact-size buffer: transferring the oversized one would move its slack too.
+  return w.buf.slice(0, w.pos);
+}
+
+/**
+ * Encodes keyed frames into one reused buffer (no allocation per frame once it has grown to the frame size), for a
+ * channel that copies the bytes on, such as a shared ring.
+ */
+export class KeyedFrameEncoder {
+  readonly #writer = new Writer(64 * 1024);
+
+  constructor(private readonly codec: RecordCodec<unknown> = jsonCodec) {}
+
+  /** The frame's bytes: valid until the next call. */
+  encode(frame: DataFrame): Uint8Array {
+    const w = this.#writer;
+    w.pos = 0;
+    writeKeyedFrame(w, frame, this.codec);
+    return new Uint8Array(w.buf, 0, w.pos);
+  }
+}
+
+/** Decodes keyed frames where they lie in one fixed buffer (a ring's data area), without copying them out first. */
+export class KeyedFrameDecoder {
+  readonly #view: DataView;
+  readonly #bytes: Buffer;
+
+  constructor(
+    area: Uint8Array,
+    private readonly codec: RecordCodec<unknown> = jsonCodec,
+  ) {
+    this.#view = new DataView(area.buffer, area.byteOffset, area.byteLength);
+    this.#bytes = Buffer.from(area.buffer, area.byteOffset, area.byteLength);
+  }
+
+  decode(offset: number): DataFrame {
+    return readKeyedFrame(new Reader(this.#view, this.#bytes, offset), this.codec);
+  }
+}
+
+function writeKeyedFrame(w: Writer, frame: DataFrame, codec: RecordCodec<unknown>): void {
   const r = frame.r;
   const count = r.length / KEYED_RECORD_WIDTH;
-  const w = new Writer(64 + count * 48);
   const flags =
     (frame.w !== undefined ? F_W : 0) | (frame.idle ? F_IDLE : 0) | (frame.b ? F_BARRIER : 0) | (frame.end ? F_END : 0);
   w.u32(flags);
@@ -149,13 +190,14 @@ export function encodeKeyedFrame(frame: DataFrame, codec: RecordCodec<unknown> =
     w.f64(r[i + 2] as number);
     codec.write(r[i + 3], w);
   }
-  // Copy to an exact-size buffer: transferring the oversized one would move its slack too.
-  return w.buf.slice(0, w.pos);
 }
 
 /** Decodes what {@link encodeKeyedFrame} wrote. */
 export function decodeKeyedFrame(buf: ArrayBuffer, codec: RecordCodec<unknown> = jsonCodec): DataFrame {
-  const rd = new Reader(buf);
+  return readKeyedFrame(new Reader(new DataView(buf), Buffer.from(buf), 0), codec);
+}
+
+function readKeyedFrame(rd: Reader, codec: RecordCodec<unknown>): DataFrame {
   const flags = rd.u32();
   const count = rd.u32();
   const frame: DataFrame = { r: new Array<unknown>(count * KEYED_RECORD_WIDTH) };

@@ -15,9 +15,19 @@ export interface ExecutionTuning {
   batchSize: number;
   frameSize: number;
   bufferTimeoutMs: number;
-  /** Frames a receiver lets each sender have in flight (credit-based flow control). */
+  /** Frames a receiver lets each sender have in flight (credit-based flow control over a MessagePort). */
   credits: number;
+  /** How keyed frames travel between worker threads. */
+  transport: ChannelTransport;
+  /** Capacity of each shared ring (bytes in flight per pair of instances), with the `shared-ring` transport. */
+  ringBytes: number;
 }
+
+/**
+ * `shared-ring`: one SharedArrayBuffer ring per ordered pair of instances, binary frames, no message per frame.
+ * `message-port`: frames encoded into transferred ArrayBuffers over a MessagePort per pair, with credit messages.
+ */
+export type ChannelTransport = 'shared-ring' | 'message-port';
 
 /** Callbacks from the instances to the runner. */
 export interface ExecutorHandlers {

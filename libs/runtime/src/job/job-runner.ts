@@ -12,7 +12,7 @@ import { checkParallelism, keyGroupRangeForInstance } from '../state/key-group';
 import { systemClock, type Clock } from '../time/clock';
 import { BroadcastSourceTask } from './broadcast-source-task';
 import { CompiledJob } from './compiled-job';
-import type { ExecutionTuning, Executor, InstancePlan } from './executor';
+import type { ChannelTransport, ExecutionTuning, Executor, InstancePlan } from './executor';
 import { InThreadExecutor } from './in-thread-executor';
 import type { InstanceMetrics, TaskReport } from './instance-task';
 import { loadJob, type JobModuleRef } from './job-module';
@@ -48,8 +48,20 @@ export interface JobRunnerOptions {
   frameSize?: number;
   /** A partly filled frame leaves after this long: lower is lower latency, higher is more throughput. @defaultValue 5 */
   bufferTimeoutMs?: number;
-  /** Frames in flight per channel (receiver credits). @defaultValue 4 */
+  /** Frames in flight per channel (receiver credits) on the `message-port` transport. @defaultValue 4 */
   credits?: number;
+  /**
+   * How keyed frames cross between worker threads: a shared ring per pair of instances (cheapest), or a MessagePort.
+   * `auto` takes the ring when the keyed stream has a `RecordCodec` and the MessagePort otherwise.
+   * @defaultValue 'auto'
+   */
+  channelTransport?: 'auto' | ChannelTransport;
+  /**
+   * Capacity of each shared ring in bytes (rounded up to a power of two): the credit a receiver gives one sender. More
+   * absorbs longer hiccups of a receiver; less bounds the data a barrier may have to wait behind.
+   * @defaultValue 262144
+   */
+  ringBytes?: number;
   /** Only for tests: called when an attempt starts, with the attempt number. */
   onAttempt?: (attempt: number) => void;
 }
@@ -127,6 +139,8 @@ export class JobRunner {
       frameSize: options.frameSize ?? 1000,
       bufferTimeoutMs: options.bufferTimeoutMs ?? 5,
       credits: options.credits ?? 4,
+      channelTransport: options.channelTransport ?? 'auto',
+      ringBytes: options.ringBytes ?? 256 * 1024,
       onAttempt: options.onAttempt,
     };
   }
@@ -259,6 +273,13 @@ export class JobRunner {
       frameSize: this.#o.frameSize,
       bufferTimeoutMs: this.#o.bufferTimeoutMs,
       credits: this.#o.credits,
+      transport:
+        this.#o.channelTransport === 'auto'
+          ? job.keyCodec
+            ? 'shared-ring'
+            : 'message-port'
+          : this.#o.channelTransport,
+      ringBytes: this.#o.ringBytes,
     };
     if (this.#o.threads) {
       return new WorkerExecutor(

@@ -33,15 +33,28 @@ async function reference(): Promise<string[]> {
   return sortedOutput(sink.committed);
 }
 
-function workerRunner(params: Omit<RulesJobParams, 'events' | 'rules'>, parallelism: number, checkpointIntervalMs = 0) {
-  const p = { events, rules, ...params } as unknown as JsonValue;
-  return new JobRunner(
-    { module: MODULE, exportName: 'buildRulesJob', params: p },
-    { parallelism, storage: new MemoryCheckpointStorage(), checkpointIntervalMs, batchSize: 50, frameSize: 50 },
-  );
-}
+describe.each(['message-port', 'shared-ring'] as const)('worker threads over %s channels', (channelTransport) => {
+  function workerRunner(
+    params: Omit<RulesJobParams, 'events' | 'rules'>,
+    parallelism: number,
+    checkpointIntervalMs = 0,
+  ): JobRunner {
+    const p = { events, rules, ...params } as unknown as JsonValue;
+    return new JobRunner(
+      { module: MODULE, exportName: 'buildRulesJob', params: p },
+      {
+        parallelism,
+        storage: new MemoryCheckpointStorage(),
+        checkpointIntervalMs,
+        batchSize: 50,
+        frameSize: 50,
+        channelTransport,
+        // About as many bytes in flight per channel as the default 4 credits of 50-event frames.
+        ringBytes: 16 * 1024,
+      },
+    );
+  }
 
-describe('worker threads', () => {
   it('runs P=4 instances in workers with the output of one instance in thread, and equal broadcast state', async () => {
     const result = await workerRunner({ outputDir: dir }, 4).run();
     expect(sortedOutput(await FileSink.readCommitted(dir))).toEqual(await reference());

@@ -2,6 +2,7 @@ import { extname, join } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { CepheusError, type ErrorCode } from '@cepheus/common';
 import type { DataFrame } from '../channel/data-frame';
+import { Doorbell, SharedRing } from '../channel/shared-ring';
 import type { CheckpointKind } from '../checkpoint/checkpoint-storage';
 import type { ExecutionTuning, Executor, ExecutorHandlers, InstancePlan } from '../job/executor';
 import type { InstanceMetrics } from '../job/instance-task';
@@ -25,8 +26,9 @@ interface Slot {
 }
 
 /**
- * One worker thread per instance, joined pairwise by MessagePorts that carry credit-based channels (see
- * `Connection`). The coordinator stays in the calling thread and speaks worker-protocol with each worker.
+ * One worker thread per instance, joined pairwise by shared rings (`SharedRing`, one per direction) or by MessagePorts
+ * that carry credit-based channels (`Connection`). The coordinator stays in the calling thread and speaks
+ * worker-protocol with each worker.
  */
 export class WorkerExecutor implements Executor {
   #slots: Slot[] = [];
@@ -46,14 +48,24 @@ export class WorkerExecutor implements Executor {
 
   async start(plans: InstancePlan[]): Promise<void> {
     const P = this.parallelism;
+    const rings = this.tuning.transport === 'shared-ring';
     const ports: (MessagePort | undefined)[][] = Array.from({ length: P }, () => new Array(P).fill(undefined));
+    // rings[i][j]: the ring instance i writes and instance j reads.
+    const ringBuffers: (SharedArrayBuffer | undefined)[][] = Array.from({ length: P }, () =>
+      new Array(P).fill(undefined),
+    );
     for (let i = 0; i < P; i++) {
-      for (let j = i + 1; j < P; j++) {
-        const mc = new MessageChannel();
-        ports[i]![j] = mc.port1;
-        ports[j]![i] = mc.port2;
+      for (let j = 0; j < P; j++) {
+        if (i === j) continue;
+        if (rings) ringBuffers[i]![j] = SharedRing.allocate(this.tuning.ringBytes);
+        else if (j > i) {
+          const mc = new MessageChannel();
+          ports[i]![j] = mc.port1;
+          ports[j]![i] = mc.port2;
+        }
       }
     }
+    const doorbells = Array.from({ length: P }, () => Doorbell.allocate());
     const { file, execArgv } = workerEntry();
     this.#slots = plans.map((plan) => {
       const init: WorkerInit = {
@@ -64,6 +76,9 @@ export class WorkerExecutor implements Executor {
         tuning: this.tuning,
         plan,
         ports: ports[plan.index]!,
+        ringsOut: ringBuffers[plan.index]!,
+        ringsIn: ringBuffers.map((row) => row[plan.index]),
+        doorbells,
       };
       const worker = new Worker(file, {
         workerData: init,

@@ -1,10 +1,13 @@
 // Entry of an instance's worker thread: builds the job from its module, runs one InstanceTask, speaks
-// worker-protocol with the coordinator and credit-based channels with the other instances.
+// worker-protocol with the coordinator and credit-based channels (shared rings or MessagePorts) with the other
+// instances.
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Connection, type FrameCodec, type OutputChannel } from '../channel/credit-channel';
+import { Connection, type FrameCodec } from '../channel/credit-channel';
 import { decodeKeyedFrame, encodeKeyedFrame } from '../channel/frame-codec';
 import type { DataFrame } from '../channel/data-frame';
+import { RingInputChannel, RingOutputChannel } from '../channel/ring-channel';
+import { Doorbell, SharedRing } from '../channel/shared-ring';
 import { CompiledJob } from '../job/compiled-job';
 import { InstanceTask } from '../job/instance-task';
 import { loadJob } from '../job/job-module';
@@ -24,9 +27,19 @@ async function main(): Promise<void> {
   const requireModule = createRequire(__filename);
   const job = new CompiledJob(await loadJob(init.ref, async (path) => requireModule(path)));
   const index = init.plan.index;
-  const outputs: (OutputChannel | undefined)[] = [];
+  const outputs: (PeerOutput | undefined)[] = [];
+  const ringOutputs: RingOutputChannel[] = [];
+  const ringInputs: RingInputChannel[] = [];
   let running = true;
-  let wake: (() => void) | undefined;
+  const rings = init.tuning.transport === 'shared-ring';
+  // Everything that may give the loop work wakes it: a frame or released room from a peer (the doorbell, rung by the
+  // peer's thread), a message on a port (rung here).
+  const doorbell = new Doorbell(init.doorbells[index]!);
+  let wakeUp: (() => void) | undefined;
+  const wake = (): void => {
+    doorbell.ring();
+    wakeUp?.();
+  };
   const task: InstanceTask = new InstanceTask({
     job,
     jobId: init.jobId,
@@ -56,25 +69,37 @@ async function main(): Promise<void> {
     },
   });
   await task.open();
-  // One connection per peer; channel id = sender index, so that the receiver knows its input channel.
-  const codec: FrameCodec = {
-    encode: (frame) => encodeKeyedFrame(frame, job.keyCodec),
-    decode: (buf) => decodeKeyedFrame(buf, job.keyCodec),
-  };
-  init.ports.forEach((p, peer) => {
-    if (!p) return;
-    const connection = new Connection(p);
-    outputs[peer] = connection.output(index, 2, codec);
-    connection.input(
-      peer,
-      init.tuning.credits,
-      (frame, release) => {
-        task.onFrame(peer, frame, release);
-        wake?.();
-      },
-      codec,
-    );
-  });
+  if (rings) {
+    for (let peer = 0; peer < init.parallelism; peer++) {
+      if (peer === index) continue;
+      const peerBell = new Doorbell(init.doorbells[peer]!);
+      const out = new RingOutputChannel(new SharedRing(init.ringsOut[peer]!), peerBell, 2, job.keyCodec);
+      outputs[peer] = out;
+      ringOutputs.push(out);
+      ringInputs.push(
+        new RingInputChannel(
+          new SharedRing(init.ringsIn[peer]!),
+          peerBell,
+          (frame, release) => task.onFrame(peer, frame, release),
+          job.keyCodec,
+        ),
+      );
+    }
+  } else {
+    // One connection per peer; channel id = sender index, so that the receiver knows its input channel.
+    const codec: FrameCodec = {
+      encode: (frame) => encodeKeyedFrame(frame, job.keyCodec),
+      decode: (buf) => decodeKeyedFrame(buf, job.keyCodec),
+    };
+    init.ports.forEach((p, peer) => {
+      if (!p) return;
+      const connection = new Connection(p);
+      outputs[peer] = connection.output(index, 2, codec);
+      connection.input(peer, init.tuning.credits, (frame, release) => task.onFrame(peer, frame, release), codec);
+      // After the connection's own listener: a frame was delivered or credit arrived.
+      p.on('message', wake);
+    });
+  }
 
   let begin!: () => void;
   const started = new Promise<void>((resolve) => (begin = resolve));
@@ -85,7 +110,7 @@ async function main(): Promise<void> {
         break;
       case 'trigger':
         task.triggerBarrier(m.id, m.kind);
-        wake?.();
+        wake();
         break;
       case 'broadcast':
         task.onFrame(init.parallelism, m.frame, noop);
@@ -101,7 +126,7 @@ async function main(): Promise<void> {
         break;
       case 'stop':
         running = false;
-        wake?.();
+        wake();
         void task.close(m.abort).finally(() => post({ t: 'stopped' }));
         break;
     }
@@ -112,25 +137,40 @@ async function main(): Promise<void> {
   task.resetClocks();
 
   while (running) {
-    const n = await task.step();
+    // Read before looking for work: a ring after this point makes the wait below return at once.
+    const seen = doorbell.value;
+    let work = 0;
+    for (const input of ringInputs) work += input.poll();
+    for (const out of ringOutputs) out.flush();
+    work += await task.step();
     if (!running) break;
-    if (n > 0) {
+    if (work > 0) {
+      // Lets coordinator messages and the asynchronous part of a snapshot in between two batches.
+      await new Promise<void>((r) => setImmediate(r));
+    } else if (rings) {
+      // Nothing to read, or waiting for room: sleep until a peer writes a frame or releases room, or 1 ms has passed
+      // (processing-time timers, the buffer timeout), then let the coordinator's messages in.
+      doorbell.waitSync(seen, 1);
       await new Promise<void>((r) => setImmediate(r));
     } else {
-      // Nothing to read, or waiting for credit: sleep until a frame, a credit or a trigger arrives (or 1 ms).
-      const backlogged = outputs.filter((o) => o?.backlogged);
+      // Frames and credits arrive as port messages, which only the event loop can deliver: wait in it.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, 1);
         function done(): void {
           clearTimeout(timer);
-          wake = undefined;
+          wakeUp = undefined;
           resolve();
         }
-        wake = done;
-        for (const o of backlogged) void o!.whenWritable().then(done);
+        wakeUp = done;
       });
     }
   }
+}
+
+/** What the exchange needs of a channel to a peer, over either transport. */
+interface PeerOutput {
+  send(frame: DataFrame): void;
+  readonly backlogged: boolean;
 }
 
 function noop(): void {}

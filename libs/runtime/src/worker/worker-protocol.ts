@@ -13,8 +13,16 @@ export interface WorkerInit {
   attempt: number;
   tuning: ExecutionTuning;
   plan: InstancePlan;
-  /** Connection to instance j, for every j other than this one (undefined at this instance's own index). */
+  /**
+   * Connection to instance j, for every j other than this one (undefined at this instance's own index); with the
+   * `message-port` transport only.
+   */
   ports: (MessagePort | undefined)[];
+  /** With the `shared-ring` transport: the ring to instance j and the ring from instance j (undefined for itself). */
+  ringsOut: (SharedArrayBuffer | undefined)[];
+  ringsIn: (SharedArrayBuffer | undefined)[];
+  /** Wake-up word of every instance (see `Doorbell`), indexed by instance. */
+  doorbells: SharedArrayBuffer[];
 }
 
 /** Coordinator -> worker. */
