@@ -167,6 +167,56 @@ describe('KafkaRuleJob on the real broker and Redis', () => {
     }
   });
 
+  it('at-least-once: sends alerts before any checkpoint, and after a crash repeats them with the same ids', async () => {
+    const topics = testTopics('job-alo');
+    const jobId = uniqueName('job');
+    const aloJob = () =>
+      new KafkaRuleJob({
+        kafka,
+        jobId,
+        instanceId: 'i1',
+        processor: new EveryNthProcessor(),
+        storage: new RedisCheckpointStorage(redis, { keyPrefix: `cepheus-test-${jobId}` }),
+        topics,
+        guarantee: 'at-least-once',
+        // Checkpoints only when asked: alerts must leave without one.
+        checkpointIntervalMs: 600_000,
+        eventPartitions: 3,
+      });
+    const first = aloJob();
+    await first.start();
+    const alerts = await TopicTail.start(topics.alerts);
+    try {
+      await produce(topics.events, events(5, 9));
+      await alerts.waitFor((t) => t.messages.length >= 15, 30_000, 500);
+      expect(first.stats().checkpoints).toBe(0);
+      expect(first.stats().alertsOut).toBe(15);
+      await first.checkpointNow();
+      expect(first.stats().checkpoints).toBe(1);
+      await produce(
+        topics.events,
+        events(5, 9, 100_000).map((e) => ({ ...e, value: e.value.replace('"e-', '"f-') })),
+      );
+      await alerts.waitFor((t) => t.messages.length >= 30, 30_000, 500);
+      await first.abort();
+
+      // The successor restores the checkpoint and replays the second half: its 15 alerts come again, same ids.
+      const second = aloJob();
+      await second.start();
+      try {
+        await alerts.waitFor((t) => t.messages.length >= 45, 40_000, 2000);
+        const ids = alerts.values<{ id: string }>().map((a) => a.id);
+        expect(ids).toHaveLength(45);
+        expect(new Set(ids).size).toBe(30);
+        expect(second.stats().restores).toBeGreaterThan(0);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await alerts.stop();
+    }
+  });
+
   it('applies broadcast rule records on every instance before it reads events', async () => {
     const topics = testTopics('job-rules');
     const admin = kafka.admin();

@@ -8,6 +8,7 @@ import {
   type EventDecoderOptions,
 } from '../codec/event-decoder';
 import { AlertTransactionWriter, type DeliveryGuarantee, type OutputRecord } from '../sink/alert-transaction-writer';
+import { EagerSender } from '../sink/eager-sender';
 import { RulesTopicReader, type RuleRecord } from '../source/rules-topic-reader';
 import { DEFAULT_TOPIC_NAMES, ensureTopics, type CepheusTopicNames } from '../topics/topic-config';
 import { EventTimeGate, type EventTimeGateState } from './event-time-gate';
@@ -96,6 +97,13 @@ interface PartitionRun<S> {
   output: OutputRecord[];
 }
 
+/** A partition's state encoded at a checkpoint, with the offset it stands for. */
+interface PendingSnapshot<S> {
+  run: PartitionRun<S>;
+  offset: bigint;
+  data: Buffer;
+}
+
 /** What a partition's stored state holds besides the processor's bytes. */
 interface PartitionSnapshotHeader {
   v: 2;
@@ -162,6 +170,12 @@ export class KafkaRuleJob<S> {
   private failureBackoffMs = 0;
   private retryNotBefore = 0;
   private pruning: Promise<void> = Promise.resolve();
+  /** At-least-once: output leaves through this as soon as a batch produced it. */
+  private eager: EagerSender;
+  /** At-least-once: the checkpoint whose flush, state write and offset commit run beside the batch loop. */
+  private background: Promise<void> | undefined;
+  /** At-least-once: a background checkpoint found that output or offsets may be lost; the batch loop restarts. */
+  private restartNeeded = false;
   /** Partition -> when it was paused for back-pressure. */
   private readonly paused = new Map<number, number>();
   private readonly counters: KafkaRuleJobStats;
@@ -179,6 +193,7 @@ export class KafkaRuleJob<S> {
       topic: this.topics.rules,
       clientName: `cepheus-rules-${options.instanceId}`,
     });
+    this.eager = this.newEagerSender();
     this.counters = {
       eventsIn: 0,
       alertsOut: 0,
@@ -255,7 +270,7 @@ export class KafkaRuleJob<S> {
     this.timer = setInterval(
       () => {
         if (this.running && !this.rebalancing && Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) {
-          void this.exclusive(() => this.checkpoint()).catch(() => undefined);
+          void this.exclusive(() => this.checkpoint(false)).catch(() => undefined);
         }
       },
       Math.max(20, Math.floor(this.checkpointIntervalMs / 10)),
@@ -426,6 +441,11 @@ export class KafkaRuleJob<S> {
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
+    if (this.restartNeeded) {
+      this.restartNeeded = false;
+      await this.restartFromCommitted();
+      return;
+    }
     const partition = batch.partition;
     let run = this.runs.get(partition);
     const first = BigInt(batch.messages[0].offset);
@@ -457,28 +477,26 @@ export class KafkaRuleJob<S> {
     const now = Date.now();
     if (this.counters.firstEventAt === 0) this.counters.firstEventAt = now;
     this.counters.lastEventAt = now;
-    if (this.guarantee === 'at-least-once' && run.output.length > 0) await this.sendEagerly(run);
+    if (this.guarantee === 'at-least-once' && run.output.length > 0) {
+      this.eager.enqueue(run.output);
+      run.output = [];
+      // Back-pressure: the loop waits for the sends once too much is in flight.
+      if (this.eager.pending >= (this.options.maxPendingRecordsPerPartition ?? 100_000)) {
+        await this.eager.flush().catch(() => undefined);
+      }
+      if (this.eager.failed) {
+        this.onCheckpointFailure(this.eager.failure, 'could not send output; restarting from the committed offsets');
+        await this.restartFromCommitted();
+        return;
+      }
+    }
     if (run.output.length >= (this.options.maxPendingRecordsPerPartition ?? 100_000) && !this.paused.has(partition)) {
       this.consumer?.pause([{ topic: this.topics.events, partitions: [partition] }]);
       this.paused.set(partition, Date.now());
       this.log.warn({ partition, pending: run.output.length }, 'back-pressure: partition paused until a checkpoint');
     }
-    if (Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) await this.checkpoint();
+    if (Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) await this.checkpoint(false);
     await heartbeat();
-  }
-
-  /** At-least-once: output leaves after its batch; the checkpoint later commits state and offsets only. */
-  private async sendEagerly(run: PartitionRun<S>): Promise<void> {
-    const records = run.output;
-    try {
-      await this.writer!.send(records);
-    } catch (error) {
-      this.onCheckpointFailure(error, 'could not send output; restarting the partitions from the committed offsets');
-      await this.restartFromCommitted();
-      return;
-    }
-    run.output = [];
-    this.counters.alertsOut += records.filter((r) => r.topic === this.topics.alerts).length;
   }
 
   private onMessage(run: PartitionRun<S>, message: Parameters<EventDecoder['decode']>[0]): void {
@@ -574,15 +592,28 @@ export class KafkaRuleJob<S> {
     return BigInt(entry.offset);
   }
 
-  private async checkpoint(): Promise<void> {
+  /**
+   * Commits what was processed. `wait` false (the timer, the batch loop): an at-least-once checkpoint still in flight
+   * is left alone; true (stop, savepoint, checkpointNow): returns once everything processed so far is committed.
+   */
+  private async checkpoint(wait = true): Promise<void> {
+    if (this.guarantee === 'at-least-once') {
+      if (this.background !== undefined) {
+        if (!wait) return;
+        await this.background;
+      }
+      const started = this.startEagerCheckpoint();
+      if (wait && started !== undefined) await started;
+      return;
+    }
     if (this.rebalancing || !this.writer || Date.now() < this.retryNotBefore) return;
     const runs = [...this.runs.values()].filter((r) => r.dirty && this.assigned.has(r.partition));
     this.lastCheckpointAt = Date.now();
     if (runs.length === 0) return;
     const started = Date.now();
-    let bytes: number;
+    const snapshots = this.encodeSnapshots(runs);
     try {
-      bytes = await this.writePendingSnapshots(runs);
+      await this.storeSnapshots(snapshots);
     } catch (error) {
       // Nothing reached Kafka: state and pending output in memory are still consistent, so keep them and try again
       // later (a Redis restart must not cost the state it no longer holds).
@@ -608,37 +639,110 @@ export class KafkaRuleJob<S> {
       run.output = [];
       run.dirty = false;
     }
-    this.resumePaused();
-    this.counters.checkpoints += 1;
-    this.counters.lastCheckpointMs = Date.now() - started;
-    this.counters.lastCheckpointBytes = bytes;
-    this.failureBackoffMs = 0;
-    // Off the critical path: only snapshots older than the committed ones are removed, which nothing reads any more.
-    this.pruning = this.pruning
-      .then(() => this.pruneSnapshots(runs.map((r) => [r.partition, r.nextOffset] as const)))
-      .catch((error: unknown) =>
-        this.log.warn({ err: String(error) }, 'could not remove old snapshots; will retry at the next checkpoint'),
-      );
+    this.onCheckpointDone(started, snapshots);
   }
 
-  /** Step 1 of the protocol: each moved partition's state under the offset it corresponds to. Returns bytes written. */
-  private async writePendingSnapshots(runs: PartitionRun<S>[]): Promise<number> {
+  /**
+   * At-least-once checkpoint. Under the lock only the copy is taken: each moved partition's state encoded with its
+   * offset, and the sender's position. Beside the batch loop: the output of those events is acknowledged, the states
+   * are stored, then the offsets are committed, so a committed offset always has its state and its output. A failure
+   * marks the partitions moved again (state and offsets are retried at the next checkpoint) or, when output may be
+   * lost, has the batch loop restart from the committed offsets.
+   */
+  private startEagerCheckpoint(): Promise<void> | undefined {
+    if (this.rebalancing || !this.writer || Date.now() < this.retryNotBefore) return undefined;
+    const runs = [...this.runs.values()].filter((r) => r.dirty && this.assigned.has(r.partition));
+    this.lastCheckpointAt = Date.now();
+    if (runs.length === 0) return undefined;
+    const started = Date.now();
+    const snapshots = this.encodeSnapshots(runs);
+    for (const run of runs) run.dirty = false;
+    const flushed = this.eager.flush();
+    const markMoved = (): void => {
+      for (const { run } of snapshots) if (this.runs.get(run.partition) === run) run.dirty = true;
+    };
+    const work = async (): Promise<void> => {
+      try {
+        await flushed;
+      } catch (error) {
+        markMoved();
+        this.onCheckpointFailure(error, 'could not send output; restarting from the committed offsets');
+        this.restartNeeded = true;
+        return;
+      }
+      try {
+        await this.storeSnapshots(snapshots);
+      } catch (error) {
+        markMoved();
+        this.onCheckpointFailure(error, 'state could not be stored; keeping it in memory and retrying');
+        return;
+      }
+      try {
+        await this.writer!.commit([], {
+          consumerGroupId: this.groupId,
+          topic: this.topics.events,
+          offsets: new Map(snapshots.map((s) => [s.run.partition, s.offset.toString()])),
+        });
+      } catch (error) {
+        markMoved();
+        this.onCheckpointFailure(error, 'offsets could not be committed; retrying at the next checkpoint');
+        return;
+      }
+      this.onCheckpointDone(started, snapshots);
+    };
+    const background = work().finally(() => {
+      this.background = undefined;
+    });
+    this.background = background;
+    return background;
+  }
+
+  /** Each moved partition's state and event-time gate, encoded now (synchronous), with the offset it stands for. */
+  private encodeSnapshots(runs: PartitionRun<S>[]): PendingSnapshot<S>[] {
     const { processor } = this.options;
-    const digest = processor.broadcastDigest();
-    // Encoded one after another (synchronous work), written side by side: the round trips overlap.
-    const snapshots = runs.map((run) => ({
+    return runs.map((run) => ({
       run,
+      offset: run.nextOffset,
       data: encodePartitionSnapshot(
         { v: 2, offset: run.nextOffset.toString(), time: run.time.snapshot() },
         processor.snapshotPartition(run.state),
       ),
     }));
+  }
+
+  /** Step 1 of the protocol: each moved partition's state under the offset it corresponds to. Returns bytes written. */
+  private async storeSnapshots(snapshots: PendingSnapshot<S>[]): Promise<number> {
+    const digest = this.options.processor.broadcastDigest();
+    // Written side by side: the round trips overlap.
     await Promise.all(
-      snapshots.map(({ run, data }) =>
-        this.writeRestorePoint(run.partition, Number(run.nextOffset), data, { broadcastDigest: digest }),
+      snapshots.map(({ run, offset, data }) =>
+        this.writeRestorePoint(run.partition, Number(offset), data, { broadcastDigest: digest }),
       ),
     );
     return snapshots.reduce((sum, { data }) => sum + data.length, 0);
+  }
+
+  private onCheckpointDone(started: number, snapshots: PendingSnapshot<S>[]): void {
+    this.resumePaused();
+    this.counters.checkpoints += 1;
+    this.counters.lastCheckpointMs = Date.now() - started;
+    this.counters.lastCheckpointBytes = snapshots.reduce((sum, { data }) => sum + data.length, 0);
+    this.failureBackoffMs = 0;
+    // Off the critical path: only snapshots older than the committed ones are removed, which nothing reads any more.
+    this.pruning = this.pruning
+      .then(() => this.pruneSnapshots(snapshots.map((s) => [s.run.partition, s.offset] as const)))
+      .catch((error: unknown) =>
+        this.log.warn({ err: String(error) }, 'could not remove old snapshots; will retry at the next checkpoint'),
+      );
+  }
+
+  private newEagerSender(): EagerSender {
+    return new EagerSender(
+      (records) => this.writer!.send(records),
+      (records) => {
+        for (const r of records) if (r.topic === this.topics.alerts) this.counters.alertsOut += 1;
+      },
+    );
   }
 
   /** A partition's state stored under the offset it corresponds to: what `restorePartition` looks up. */
@@ -674,6 +778,9 @@ export class KafkaRuleJob<S> {
   /** Flink's restart strategy in miniature: drop uncommitted work, back off, resume from the committed truth. */
   private async restartFromCommitted(): Promise<void> {
     this.runs.clear();
+    await this.background;
+    // Records still queued come again from the replayed events.
+    this.eager = this.newEagerSender();
     this.resumePaused();
     await new Promise((resolve) => setTimeout(resolve, this.failureBackoffMs));
     try {
