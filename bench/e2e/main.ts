@@ -1,10 +1,14 @@
 /**
  * End to end on a real broker: events -> engine -> alerts with exactly-once, one and two engine processes, against a
  * raw kafkajs consume -> produce pipe (one transaction per batch, read_committed) on the same broker in the same run.
- * Then end-to-end latency at a fixed input rate, exactly-once and at-least-once. Figures: `name: value unit`, the
- * headline (engine / raw pipe ratio) last.
+ * Then end-to-end latency at a fixed input rate, exactly-once and at-least-once: card payments that ten velocity rules
+ * evaluate, with one event in BENCH_E2E_PROBE_EVERY (default 10) a probe that raises an alert, timed from just before
+ * its produce to its arrival at a read_committed consumer. Figures: `name: value unit`, the headline (engine / raw
+ * pipe ratio) last.
  *
- * Environment: KAFKA_BROKERS (else a broker is started), BENCH_E2E_EVENTS (default 100000), BENCH_E2E_RUNS (3).
+ * Environment: KAFKA_BROKERS (else a broker is started), BENCH_E2E_EVENTS (default 100000), BENCH_E2E_RUNS (3),
+ * BENCH_E2E_PROBE_EVERY (10), BENCH_E2E_ONLY (`latency`, `raw` or `engine`: one part alone, for tuning), BENCH_CHILD_NODE_ARGS
+ * (node flags for the engine processes, e.g. `--cpu-prof`).
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -16,6 +20,8 @@ const EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 100_000);
 const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
 const PARTITIONS = 4;
 const CHECKPOINT_MS = 1000;
+/** Latency runs: one event in PROBE_EVERY is a probe that raises an alert; latency is measured on the probes. */
+const PROBE_EVERY = Number(process.env.BENCH_E2E_PROBE_EVERY ?? 10);
 
 /** Ten velocity rules over card payments, as a fraud team writes them; a few fire. */
 function velocityRules(): unknown[] {
@@ -167,6 +173,7 @@ async function latency(
   checkpointMs: number,
   rate: number,
   seconds: number,
+  probeEvery: number,
 ) {
   const base = `bench-lat-${randomUUID().slice(0, 8)}`;
   const topics = { events: `${base}.events`, rules: `${base}.rules`, alerts: `${base}.alerts` };
@@ -191,7 +198,11 @@ async function latency(
       ],
     },
   };
-  await producer.send({ topic: topics.rules, messages: [{ key: 'probe', value: JSON.stringify(probeRule) }] });
+  // The other events are card payments the ten velocity rules evaluate (100k cards: they stay under the limits).
+  await producer.send({
+    topic: topics.rules,
+    messages: [probeRule, ...velocityRules()].map((r) => ({ key: (r as { id: string }).id, value: JSON.stringify(r) })),
+  });
   const engine = await spawnEngine({
     KAFKA_BROKERS: brokers,
     REDIS_URL: redisUrl,
@@ -211,7 +222,8 @@ async function latency(
   await consumer.subscribe({ topic: topics.alerts, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
-      const alert = JSON.parse(String(message.value)) as { events: Array<{ id: string }> };
+      const alert = JSON.parse(String(message.value)) as { ruleId: string; events: Array<{ id: string }> };
+      if (alert.ruleId !== 'probe') return;
       const sentAt = Number(alert.events[0].id.split('-')[1]);
       latencies.push(Date.now() - sentAt);
     },
@@ -219,7 +231,9 @@ async function latency(
   // Warm-up: the first transactions after start can retry while the coordinator warms up.
   await new Promise((r) => setTimeout(r, 2000));
   const total = rate * seconds;
-  const tick = 50;
+  const probes = Math.ceil(total / probeEvery);
+  // Small sends: a probe waits at most one tick in the producer before it leaves.
+  const tick = 10;
   const perTick = Math.max(1, Math.round((rate * tick) / 1000));
   let sent = 0;
   const started = Date.now();
@@ -227,10 +241,15 @@ async function latency(
     const now = Date.now();
     const messages = [];
     for (let i = 0; i < perTick && sent < total; i++, sent++) {
-      const cardId = `card-${sent % 1000}`;
+      const cardId = `card-${sent % 100_000}`;
+      const probe = sent % probeEvery === 0;
       messages.push({
         key: cardId,
-        value: JSON.stringify({ id: `probe-${now}-${sent}`, type: 'probe', cardId, timestamp: now }),
+        value: JSON.stringify(
+          probe
+            ? { id: `probe-${now}-${sent}`, type: 'probe', cardId, timestamp: now }
+            : { id: `p-${sent}`, type: 'payment', cardId, amount: (sent * 7919) % 2000, country: 'FR', timestamp: now },
+        ),
       });
     }
     await producer.send({ topic: topics.events, acks: -1, messages });
@@ -239,13 +258,13 @@ async function latency(
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
   const deadline = Date.now() + 20_000;
-  while (latencies.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (latencies.length < probes && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const stats = await engine.instance();
   await consumer.disconnect();
   await producer.disconnect();
   await engine.stop();
-  if (latencies.length < total) {
-    throw new Error(`only ${latencies.length} of ${total} probe alerts arrived; engine: ${JSON.stringify(stats)}`);
+  if (latencies.length < probes) {
+    throw new Error(`only ${latencies.length} of ${probes} probe alerts arrived; engine: ${JSON.stringify(stats)}`);
   }
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
@@ -275,16 +294,20 @@ async function main(): Promise<void> {
 
     if (process.env.BENCH_E2E_ONLY === 'latency') {
       // Latency alone (for tuning): BENCH_E2E_ONLY=latency npm run bench:e2e
-      const eos = await latency(kafka, brokers, redisUrl, 'exactly-once', 500, 2000, 10);
+      const eos = await latency(kafka, brokers, redisUrl, 'exactly-once', 500, 2000, 10, PROBE_EVERY);
       figure('latency_eos_p50_at_2k_per_s_ckpt_500ms', eos.p50, 'ms');
       figure('latency_eos_p99_at_2k_per_s_ckpt_500ms', eos.p99, 'ms');
-      const alo = await latency(kafka, brokers, redisUrl, 'at-least-once', 1000, 10_000, 10);
+      const alo = await latency(kafka, brokers, redisUrl, 'at-least-once', 1000, 10_000, 10, PROBE_EVERY);
       figure('latency_alo_p50_at_10k_per_s', alo.p50, 'ms');
       figure('latency_alo_p99_at_10k_per_s', alo.p99, 'ms');
       return;
     }
     if (process.env.BENCH_E2E_ONLY === 'raw') {
       figure('raw_pipe_eos_events_per_s', await rawPipe(kafka, topics.events, topics.raw, EVENTS), 'events/s');
+      return;
+    }
+    if (process.env.BENCH_E2E_ONLY === 'engine') {
+      figure('engine_1proc_eos_events_per_s', await engineRun(brokers, redisUrl, topics, 1, EVENTS), 'events/s');
       return;
     }
     const raw: number[] = [];
@@ -300,11 +323,11 @@ async function main(): Promise<void> {
     figure('engine_2proc_eos_events_per_s', median(two), 'events/s');
     figure('engine_2proc_vs_raw_pipe_ratio', median(two) / median(raw), 'x');
 
-    const eos = await latency(kafka, brokers, redisUrl, 'exactly-once', 500, 2000, 10);
+    const eos = await latency(kafka, brokers, redisUrl, 'exactly-once', 500, 2000, 10, PROBE_EVERY);
     figure('latency_eos_p50_at_2k_per_s_ckpt_500ms', eos.p50, 'ms');
     figure('latency_eos_p99_at_2k_per_s_ckpt_500ms', eos.p99, 'ms');
     figure('latency_eos_p99_over_checkpoint_interval', eos.p99 / 500, 'x');
-    const alo = await latency(kafka, brokers, redisUrl, 'at-least-once', 1000, 10_000, 10);
+    const alo = await latency(kafka, brokers, redisUrl, 'at-least-once', 1000, 10_000, 10, PROBE_EVERY);
     figure('latency_alo_p50_at_10k_per_s', alo.p50, 'ms');
     figure('latency_alo_p99_at_10k_per_s', alo.p99, 'ms');
     figure('engine_1proc_vs_raw_pipe_ratio', median(one) / median(raw), 'x');

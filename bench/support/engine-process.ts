@@ -33,7 +33,9 @@ export async function spawnApp(
   const main = builtMain(app);
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const ready = new RegExp(`CEPHEUS_${app.toUpperCase()}_READY port=(\\d+)`);
-  const child = spawn(process.execPath, [main], {
+  // BENCH_CHILD_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`) passes node flags to the app: how to profile it.
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: { ...process.env, CEPHEUS_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
