@@ -1,3 +1,4 @@
+import { ByteReader, ByteWriter } from '../codec/byte-codec';
 import { KEYED_RECORD_WIDTH, type DataFrame } from './data-frame';
 
 /** Writes the fields of a record value into a channel frame (see {@link RecordCodec}). */
@@ -29,95 +30,6 @@ const F_W = 1;
 const F_IDLE = 2;
 const F_BARRIER = 4;
 const F_END = 8;
-const utf16 = new TextDecoder('utf-16le');
-
-class Writer implements FrameWriter {
-  buf: ArrayBuffer;
-  view: DataView;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = new ArrayBuffer(size);
-    this.view = new DataView(this.buf);
-  }
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.byteLength) return;
-    let size = this.buf.byteLength * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new ArrayBuffer(size);
-    new Uint8Array(next).set(new Uint8Array(this.buf, 0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next);
-  }
-  f64(v: number): void {
-    this.ensure(8);
-    this.view.setFloat64(this.pos, v, true);
-    this.pos += 8;
-  }
-  u32(v: number): void {
-    this.ensure(4);
-    this.view.setUint32(this.pos, v, true);
-    this.pos += 4;
-  }
-  string(s: string): void {
-    const n = s.length;
-    this.ensure(4 + 2 * n);
-    const view = this.view;
-    const start = this.pos + 4;
-    // Latin-1 (one byte per unit) when every unit fits, which is the common case for keys and ids; else UTF-16 code
-    // units as they are (high bit of the length set). No encoding step, exact for every string.
-    let p = start;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c > 0xff) break;
-      view.setUint8(p++, c);
-    }
-    if (i === n) {
-      view.setUint32(this.pos, n, true);
-      this.pos = p;
-      return;
-    }
-    p = start;
-    for (i = 0; i < n; i++, p += 2) view.setUint16(p, s.charCodeAt(i), true);
-    view.setUint32(this.pos, (n | 0x80000000) >>> 0, true);
-    this.pos = p;
-  }
-}
-
-class Reader implements FrameReader {
-  constructor(
-    readonly view: DataView,
-    readonly bytes: Buffer,
-    public pos: number,
-  ) {}
-  f64(): number {
-    const v = this.view.getFloat64(this.pos, true);
-    this.pos += 8;
-    return v;
-  }
-  u32(): number {
-    const v = this.view.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
-  }
-  string(): string {
-    const header = this.u32();
-    const start = this.pos;
-    if ((header & 0x80000000) === 0) {
-      this.pos += header;
-      if (header > 16) return this.bytes.toString('latin1', start, start + header);
-      // Short strings (keys, ids): char by char beats a native call's fixed cost.
-      const b = this.bytes;
-      let s = '';
-      for (let p = start; p < start + header; p++) s += String.fromCharCode(b[p]!);
-      return s;
-    }
-    const n = header & 0x7fffffff;
-    this.pos += 2 * n;
-    // A copy: the bytes may lie in shared memory (a ring), which TextDecoder need not accept.
-    return utf16.decode(Uint8Array.prototype.slice.call(this.bytes, start, start + 2 * n));
-  }
-}
 
 const jsonCodec: RecordCodec<unknown> = {
   write: (v, out) => out.string(JSON.stringify(v) ?? 'null'),
@@ -130,7 +42,7 @@ const jsonCodec: RecordCodec<unknown> = {
  * timestamp f64 and the value through the codec.
  */
 export function encodeKeyedFrame(frame: DataFrame, codec: RecordCodec<unknown> = jsonCodec): ArrayBuffer {
-  const w = new Writer(64 + (frame.r.length / KEYED_RECORD_WIDTH) * 48);
+  const w = new ByteWriter(64 + (frame.r.length / KEYED_RECORD_WIDTH) * 48);
   writeKeyedFrame(w, frame, codec);
   // Copy to an exact-size buffer: transferring the oversized one would move its slack too.
   return w.buf.slice(0, w.pos);
@@ -141,7 +53,7 @@ export function encodeKeyedFrame(frame: DataFrame, codec: RecordCodec<unknown> =
  * channel that copies the bytes on, such as a shared ring.
  */
 export class KeyedFrameEncoder {
-  readonly #writer = new Writer(64 * 1024);
+  readonly #writer = new ByteWriter(64 * 1024);
 
   constructor(private readonly codec: RecordCodec<unknown> = jsonCodec) {}
 
@@ -168,11 +80,11 @@ export class KeyedFrameDecoder {
   }
 
   decode(offset: number): DataFrame {
-    return readKeyedFrame(new Reader(this.#view, this.#bytes, offset), this.codec);
+    return readKeyedFrame(new ByteReader(this.#view, this.#bytes, offset), this.codec);
   }
 }
 
-function writeKeyedFrame(w: Writer, frame: DataFrame, codec: RecordCodec<unknown>): void {
+function writeKeyedFrame(w: ByteWriter, frame: DataFrame, codec: RecordCodec<unknown>): void {
   const r = frame.r;
   const count = r.length / KEYED_RECORD_WIDTH;
   const flags =
@@ -194,10 +106,10 @@ function writeKeyedFrame(w: Writer, frame: DataFrame, codec: RecordCodec<unknown
 
 /** Decodes what {@link encodeKeyedFrame} wrote. */
 export function decodeKeyedFrame(buf: ArrayBuffer, codec: RecordCodec<unknown> = jsonCodec): DataFrame {
-  return readKeyedFrame(new Reader(new DataView(buf), Buffer.from(buf), 0), codec);
+  return readKeyedFrame(new ByteReader(new DataView(buf), Buffer.from(buf), 0), codec);
 }
 
-function readKeyedFrame(rd: Reader, codec: RecordCodec<unknown>): DataFrame {
+function readKeyedFrame(rd: ByteReader, codec: RecordCodec<unknown>): DataFrame {
   const flags = rd.u32();
   const count = rd.u32();
   const frame: DataFrame = { r: new Array<unknown>(count * KEYED_RECORD_WIDTH) };

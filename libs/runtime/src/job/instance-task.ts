@@ -242,12 +242,21 @@ export class InstanceTask {
       try {
         const range = this.#backend.keyGroupRange;
         for (const bytes of restore.keyedChunks) {
-          const groups = JSON.parse(Buffer.from(bytes).toString('utf8')) as KeyedChunk;
-          for (const [k, chunk] of Object.entries(groups)) {
-            const kg = Number(k);
-            if (kg < range.start || kg > range.end) continue;
-            this.#backend.restoreKeyGroup(kg, chunk.states);
-            if (chunk.timers) this.#timers.restoreKeyGroup(kg, chunk.timers);
+          if (!isBinaryKeyedChunk(bytes)) {
+            // A chunk written before key groups were binary: JSON text.
+            const groups = JSON.parse(Buffer.from(bytes).toString('utf8')) as KeyedChunk;
+            for (const [k, chunk] of Object.entries(groups)) {
+              const kg = Number(k);
+              if (kg < range.start || kg > range.end) continue;
+              this.#backend.restoreKeyGroup(kg, chunk.states);
+              if (chunk.timers) this.#timers.restoreKeyGroup(kg, chunk.timers);
+            }
+            continue;
+          }
+          for (const section of readKeyedChunk(bytes)) {
+            if (section.keyGroup < range.start || section.keyGroup > range.end) continue;
+            this.#backend.restoreKeyGroupBytes(section.keyGroup, section.state);
+            if (section.timers) this.#timers.restoreKeyGroup(section.keyGroup, section.timers);
           }
         }
         if (restore.broadcast) {
@@ -612,29 +621,29 @@ export class InstanceTask {
       const chunks: { name: string; keyGroup: number; keyGroupEnd: number; data: Uint8Array }[] = [];
       // Consecutive key groups share a chunk of up to CHUNK_BYTES: few, large blobs are what file systems (one fsync
       // each) and Redis (PERF-FACTS: MB-sized values move hundreds of MB/s) handle well.
-      let parts: string[] = [];
+      let parts: Uint8Array[] = [KEYED_CHUNK_MAGIC];
       let bytes = 0;
       let first = -1;
       let last = -1;
       const seal = (): void => {
-        if (parts.length === 0) return;
-        chunks.push({
-          name: `kg-${first}-${last}`,
-          keyGroup: first,
-          keyGroupEnd: last,
-          data: Buffer.from(`{${parts.join(',')}}`),
-        });
-        parts = [];
+        if (parts.length === 1) return;
+        chunks.push({ name: `kg-${first}-${last}`, keyGroup: first, keyGroupEnd: last, data: concat(parts) });
+        parts = [KEYED_CHUNK_MAGIC];
         bytes = 0;
       };
       let slice = performance.now();
       for (const kg of groups) {
-        const chunk: KeyGroupChunk = { states: keyed.keyGroupData(kg), timers: timers.get(kg) };
-        const text = JSON.stringify(chunk);
-        if (parts.length === 0) first = kg;
-        parts.push(`"${kg}":${text}`);
+        const state = keyed.keyGroupBytes(kg);
+        const t = timers.get(kg);
+        const timerBytes = t ? Buffer.from(JSON.stringify(t)) : EMPTY;
+        const header = Buffer.allocUnsafe(12);
+        header.writeUInt32LE(kg, 0);
+        header.writeUInt32LE(state.length, 4);
+        header.writeUInt32LE(timerBytes.length, 8);
+        if (parts.length === 1) first = kg;
+        parts.push(header, state, timerBytes);
         last = kg;
-        bytes += text.length;
+        bytes += 12 + state.length + timerBytes.length;
         if (bytes >= CHUNK_BYTES) seal();
         // Serialize in slices of a few milliseconds so that processing goes on between them.
         if (performance.now() - slice > 4) {
@@ -714,8 +723,65 @@ export class InstanceTask {
   }
 }
 
-/** Content of a `kg-<first>-<last>` chunk: key group -> its state. */
+/**
+ * Content of a `kg-<first>-<last>` chunk as written before key groups were binary (still read on restore): key group
+ * -> its state.
+ */
 export type KeyedChunk = Record<string, KeyGroupChunk>;
+
+/**
+ * A binary keyed chunk starts with these 4 bytes ("CKG" and a layout version; a JSON chunk starts with `{`), then one
+ * section per key group: key group, state length and timers length (u32 each), the state
+ * (`KeyedStateSnapshot.keyGroupBytes`) and the timers as JSON text.
+ */
+const KEYED_CHUNK_MAGIC = new Uint8Array([0x43, 0x4b, 0x47, 0x01]);
+const EMPTY = new Uint8Array(0);
+
+function isBinaryKeyedChunk(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && KEYED_CHUNK_MAGIC.every((b, i) => bytes[i] === b);
+}
+
+/** One key group of a binary keyed chunk. */
+export interface KeyedChunkSection {
+  keyGroup: number;
+  state: Uint8Array;
+  timers: TimerData | undefined;
+}
+
+/** The key groups of a keyed chunk, binary or (older) JSON. */
+export function* readKeyedChunk(bytes: Uint8Array): Generator<KeyedChunkSection> {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!isBinaryKeyedChunk(bytes)) {
+    throw new CepheusError('STATE_RESTORE_FAILED', 'not a binary keyed-state chunk');
+  }
+  let pos = 4;
+  while (pos < buf.length) {
+    const keyGroup = buf.readUInt32LE(pos);
+    const stateLength = buf.readUInt32LE(pos + 4);
+    const timersLength = buf.readUInt32LE(pos + 8);
+    pos += 12;
+    const state = buf.subarray(pos, pos + stateLength);
+    pos += stateLength;
+    const timers =
+      timersLength > 0 ? (JSON.parse(buf.toString('utf8', pos, pos + timersLength)) as TimerData) : undefined;
+    pos += timersLength;
+    if (pos > buf.length) throw new CepheusError('STATE_RESTORE_FAILED', 'truncated keyed-state chunk');
+    yield { keyGroup, state, timers };
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  // A buffer of its own (not from Buffer's shared pool), so that a worker can transfer it to the coordinator.
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 
 /** Target size of a keyed-state chunk. */
 const CHUNK_BYTES = 4 * 1024 * 1024;

@@ -1,6 +1,7 @@
 import type { CheckpointManifest, CheckpointStorage } from '../checkpoint/checkpoint-storage';
 import type { TimedValue } from '../connectors/collection-source';
-import type { KeyedChunk } from '../job/instance-task';
+import { readKeyedChunk, type KeyedChunk } from '../job/instance-task';
+import { decodeKeyGroupState } from '../state/keyed-state-backend';
 import { broadcastStateDigest } from '../state/broadcast-state-store';
 import type { FixtureEvent, FixtureRule } from './jobs/rules-job';
 
@@ -62,10 +63,12 @@ export async function readKeyedState(
   const out = new Map<string, Record<string, unknown>>();
   for (const c of manifest.chunks) {
     if (c.keyGroup === undefined) continue;
-    const groups = JSON.parse(
-      Buffer.from(await storage.readChunk(manifest.jobId, manifest.checkpointId, c.name)).toString('utf8'),
-    ) as KeyedChunk;
-    for (const [name, data] of Object.values(groups).flatMap((g) => Object.entries(g.states))) {
+    const bytes = await storage.readChunk(manifest.jobId, manifest.checkpointId, c.name);
+    const states =
+      bytes[0] === 0x7b // '{': a JSON chunk
+        ? Object.values(JSON.parse(Buffer.from(bytes).toString('utf8')) as KeyedChunk).map((g) => g.states)
+        : [...readKeyedChunk(bytes)].map((s) => decodeKeyGroupState(s.state));
+    for (const [name, data] of states.flatMap((g) => Object.entries(g))) {
       data.keys.forEach((key, i) => {
         const rec = out.get(key) ?? {};
         rec[name] = data.values[i];
