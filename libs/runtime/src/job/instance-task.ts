@@ -311,10 +311,13 @@ export class InstanceTask {
     const maxP = this.#maxP;
     const P = o.parallelism;
     const frameLimit = o.frameSize * KEYED_RECORD_WIDTH;
+    // Bound once: a module binding may compile to a getter call per use (esbuild's CommonJS interop, as under tsx).
+    const toKeyGroup = assignToKeyGroup;
+    const toInstance = instanceForKeyGroup;
     this.#route = job.preChain((value, ts) => {
       const key = String(selector(value));
-      const kg = assignToKeyGroup(key, maxP);
-      const target = P === 1 ? 0 : instanceForKeyGroup(maxP, P, kg);
+      const kg = toKeyGroup(key, maxP);
+      const target = P === 1 ? 0 : toInstance(maxP, P, kg);
       const buf = this.#out[target]!;
       buf.push(key, kg, ts, value);
       if (buf.length >= frameLimit) this.#flush(target, undefined, false);
