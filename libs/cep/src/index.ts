@@ -7,7 +7,7 @@ export type { CompiledEdge, CompiledPattern, CompiledStep } from './compiler/com
 export { NFA } from './nfa/nfa';
 export type { Match, NfaOptions, NfaResult, NfaStats, TimedOutMatch } from './nfa/nfa';
 export { NFA_SNAPSHOT_VERSION } from './nfa/nfa-state';
-export type { HeldMatch, NfaSnapshot, NfaState, PartialMatch } from './nfa/nfa-state';
+export type { NfaSnapshot, NfaState } from './nfa/nfa-state';
 export { CONTIGUITY_CODE } from './pattern/condition';
 export type { Condition, ConditionContext, Contiguity } from './pattern/condition';
 export { Pattern } from './pattern/pattern';

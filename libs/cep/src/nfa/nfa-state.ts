@@ -1,47 +1,44 @@
 import { CepheusError } from '@cepheus/common';
-import { createSharedBuffer, EVENT_WIDTH, NODE_WIDTH, type SharedBufferData } from '../shared-buffer/shared-buffer';
+import * as sharedBuffer from '../shared-buffer/shared-buffer';
+import type { SharedBufferData } from '../shared-buffer/shared-buffer';
+
+// Bound once: tsx reads an imported binding through a getter at every use (see nfa.ts), and states are created often.
+const { EVENT_WIDTH, NO_NUMBERS, NODE_WIDTH } = sharedBuffer;
 
 /**
- * One partial match (Flink's `ComputationState`): where it stands and which buffer node ends its path. Short field
- * names keep per-key state small; it is plain data.
+ * Numbers per partial match in `NfaState.pm` (Flink's `ComputationState`, flattened). In order:
+ * - `s` step the match stands in (the compiled pattern's `final` for a match waiting out a NOT at the end);
+ * - `c` events taken so far by step `s`;
+ * - `k` contiguity (0 strict, 1 relaxed, 2 any) for the first event of step `s` while `c` is 0;
+ * - `l` step that took the last event;
+ * - `f` 1 when the last event seen was taken by this match: only then may it leave its step (Flink's PROCEED);
+ * - `t` timestamp of the first event;
+ * - `i` sequence number of the first event;
+ * - `n` buffer node of the last event taken.
+ *
+ * Flat numbers rather than one object per partial match: a partial match lives as long as its window, long enough
+ * to be promoted to the old generation, so objects would make every window's worth of partial matches old garbage
+ * (and box a timestamp that is not a small integer).
  */
-export interface PartialMatch {
-  /** Step the match stands in (the compiled pattern's `final` for a match waiting out a NOT at the end). */
-  s: number;
-  /** Events taken so far by step `s`. */
-  c: number;
-  /** Contiguity (0 strict, 1 relaxed, 2 any) for the first event of step `s` while `c` is 0. */
-  k: number;
-  /** Step that took the last event. */
-  l: number;
-  /** 1 when the last event seen was taken by this match: only then may it leave its step (Flink's PROCEED). */
-  f: number;
-  /** Timestamp of the first event. */
-  t: number;
-  /** Sequence number of the first event. */
-  i: number;
-  /** Buffer node of the last event taken. */
-  n: number;
-}
-
-/** A completed match held back until no partial match that began earlier is still running. */
-export interface HeldMatch {
-  /** Buffer node of the last event. */
-  n: number;
-  /** Sequence number of the first event. */
-  i: number;
-  /** Sequence number of the event that completed it. */
-  q: number;
-}
+export const PM_WIDTH = 8;
 
 /**
- * Per-key NFA state (Flink's `NFAState` plus its `SharedBuffer`): plain JSON-safe data, mutated in place by
- * `NFA.process` and `NFA.advanceTime`. Treat it as opaque; checkpoint it with `NFA.snapshot`.
+ * Numbers per completed match held back until no partial match that began earlier is still running, in
+ * `NfaState.held`: `n` buffer node of the last event, `i` sequence number of the first event, `q` sequence number of
+ * the event that completed it.
  */
-export interface NfaState<E> {
-  pm: PartialMatch[];
-  held: HeldMatch[];
-  buf: SharedBufferData<E>;
+export const HELD_WIDTH = 3;
+
+/**
+ * Per-key NFA state (Flink's `NFAState` and its `SharedBuffer` in one object, so that a busy key costs one object
+ * plus its number columns): plain JSON-safe data, mutated in place by `NFA.process` and `NFA.advanceTime`. Treat it
+ * as opaque; checkpoint it with `NFA.snapshot`.
+ */
+export interface NfaState<E> extends SharedBufferData<E> {
+  /** Partial matches, `PM_WIDTH` numbers each. */
+  pm: number[];
+  /** Held matches, `HELD_WIDTH` numbers each. */
+  held: number[];
   /** Sequence number the next event gets. */
   seq: number;
   /** Partial matches dropped because of `maxPartialMatches`. */
@@ -65,20 +62,25 @@ export interface NfaSnapshot<E> {
   eventSeq: number[];
   /** Nodes as triples: event index, step, previous node (-1 for none). */
   nodes: number[];
-  /** Partial matches as octuples in `PartialMatch` field order: s, c, k, l, f, t, i, n. */
+  /** Partial matches as octuples in `NfaState.pm` order: s, c, k, l, f, t, i, n. */
   partial: number[];
   /** Held matches as triples: n, i, q. */
   held: number[];
 }
 
-/** A fresh state for one key. */
+/**
+ * A fresh state for one key: one object, its lists the shared frozen empty array until it first holds something (most
+ * states of a store come and go with one partial match). Every state is built here, so all share one hidden class.
+ */
 export function createNfaState<E>(): NfaState<E> {
-  return { pm: [], held: [], buf: createSharedBuffer<E>(), seq: 0, dropped: 0 };
+  const none = NO_NUMBERS;
+  const ev = NO_NUMBERS as unknown as (E | null)[];
+  return { ev, em: none, nd: none, ef: -1, nf: -1, events: 0, nodes: 0, pm: none, held: none, seq: 0, dropped: 0 };
 }
 
 /** Copies a state into its compact checkpoint form; the state is not changed. */
 export function snapshotNfaState<E>(state: NfaState<E>): NfaSnapshot<E> {
-  const { ev, em, nd } = state.buf;
+  const { ev, em, nd } = state;
   const eventMap = new Map<number, number>();
   const events: E[] = [];
   const eventTs: number[] = [];
@@ -102,10 +104,10 @@ export function snapshotNfaState<E>(state: NfaState<E>): NfaSnapshot<E> {
       parent < 0 ? -1 : (nodeMap.get(parent) as number),
     );
   }
-  const partial: number[] = [];
-  for (const p of state.pm) partial.push(p.s, p.c, p.k, p.l, p.f, p.t, p.i, nodeMap.get(p.n) as number);
-  const held: number[] = [];
-  for (const h of state.held) held.push(nodeMap.get(h.n) as number, h.i, h.q);
+  const partial = state.pm.slice();
+  for (let j = PM_WIDTH - 1; j < partial.length; j += PM_WIDTH) partial[j] = nodeMap.get(partial[j]) as number;
+  const held = state.held.slice();
+  for (let j = 0; j < held.length; j += HELD_WIDTH) held[j] = nodeMap.get(held[j]) as number;
   return { version: 1, seq: state.seq, dropped: state.dropped, events, eventTs, eventSeq, nodes, partial, held };
 }
 
@@ -117,41 +119,29 @@ export function restoreNfaState<E>(data: NfaSnapshot<E>): NfaState<E> {
       details: { version },
     });
   }
-  const buf = createSharedBuffer<E>();
-  buf.ev = data.events.slice();
-  buf.events = buf.ev.length;
-  for (let slot = 0; slot < buf.ev.length; slot++) buf.em.push(data.eventTs[slot], data.eventSeq[slot], 0);
+  const state = createNfaState<E>();
+  state.ev = data.events.slice();
+  state.events = state.ev.length;
+  const em: number[] = [];
+  for (let slot = 0; slot < state.ev.length; slot++) em.push(data.eventTs[slot], data.eventSeq[slot], 0);
   const count = data.nodes.length / 3;
-  buf.nodes = count;
-  for (let n = 0; n < count; n++) buf.nd.push(data.nodes[3 * n], data.nodes[3 * n + 1], data.nodes[3 * n + 2], 0);
+  state.nodes = count;
+  const nd: number[] = [];
+  for (let n = 0; n < count; n++) nd.push(data.nodes[3 * n], data.nodes[3 * n + 1], data.nodes[3 * n + 2], 0);
+  state.em = em;
+  state.nd = nd;
   // Reference counts follow from the references, so the snapshot leaves them out. A parent may come after its child
   // (slots are reused), hence the second pass.
   for (let n = 0; n < count; n++) {
-    buf.em[data.nodes[3 * n] * EVENT_WIDTH + 2]++;
+    em[data.nodes[3 * n] * EVENT_WIDTH + 2]++;
     const parent = data.nodes[3 * n + 2];
-    if (parent >= 0) buf.nd[parent * NODE_WIDTH + 3]++;
+    if (parent >= 0) nd[parent * NODE_WIDTH + 3]++;
   }
-  const pm: PartialMatch[] = [];
-  const d = data.partial;
-  for (let j = 0; j < d.length; j += 8) {
-    const p: PartialMatch = {
-      s: d[j],
-      c: d[j + 1],
-      k: d[j + 2],
-      l: d[j + 3],
-      f: d[j + 4],
-      t: d[j + 5],
-      i: d[j + 6],
-      n: d[j + 7],
-    };
-    buf.nd[p.n * NODE_WIDTH + 3]++;
-    pm.push(p);
-  }
-  const held: HeldMatch[] = [];
-  for (let j = 0; j < data.held.length; j += 3) {
-    const h: HeldMatch = { n: data.held[j], i: data.held[j + 1], q: data.held[j + 2] };
-    buf.nd[h.n * NODE_WIDTH + 3]++;
-    held.push(h);
-  }
-  return { pm, held, buf, seq: data.seq, dropped: data.dropped };
+  state.pm = data.partial.slice();
+  for (let j = PM_WIDTH - 1; j < state.pm.length; j += PM_WIDTH) nd[state.pm[j] * NODE_WIDTH + 3]++;
+  state.held = data.held.slice();
+  for (let j = 0; j < state.held.length; j += HELD_WIDTH) nd[state.held[j] * NODE_WIDTH + 3]++;
+  state.seq = data.seq;
+  state.dropped = data.dropped;
+  return state;
 }

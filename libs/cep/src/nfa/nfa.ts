@@ -3,25 +3,16 @@ import { compilePattern } from '../compiler/compile-pattern';
 import type { CompiledPattern, CompiledStep } from '../compiler/compiled-pattern';
 import type { Condition, ConditionContext } from '../pattern/condition';
 import type { Pattern } from '../pattern/pattern';
-import {
-  addEvent,
-  addNode,
-  nodeRefs,
-  pathSeqs,
-  pathSteps,
-  releaseNode,
-  retainNode,
-  type SharedBufferData,
-} from '../shared-buffer/shared-buffer';
-import {
-  createNfaState,
-  restoreNfaState,
-  snapshotNfaState,
-  type HeldMatch,
-  type NfaSnapshot,
-  type NfaState,
-  type PartialMatch,
-} from './nfa-state';
+import * as sharedBuffer from '../shared-buffer/shared-buffer';
+import type { SharedBufferData } from '../shared-buffer/shared-buffer';
+import * as nfaState from './nfa-state';
+import type { NfaSnapshot, NfaState } from './nfa-state';
+
+// Module-local constants for what the hot path imports. tsx (esbuild's CommonJS output, which runs bench:cep) turns
+// every use of an imported binding into a getter call on the exporting module, and those calls took about half the
+// time of 100 patterns over one key; constants bound once are plain reads there and in tsc's output alike.
+const { addEvent, addNode, NO_NUMBERS, nodeRefs, pathSeqs, pathSteps, releaseNode, retainNode } = sharedBuffer;
+const { createNfaState, HELD_WIDTH, PM_WIDTH, restoreNfaState, snapshotNfaState } = nfaState;
 
 /** A complete match: step name to the events it took, in order (steps that took nothing are absent). */
 export type Match<E> = Record<string, E[]>;
@@ -60,6 +51,19 @@ export interface NfaOptions {
    * @defaultValue 10000
    */
   maxPartialMatches?: number;
+}
+
+/** Options for tests only, not exported from the library. */
+export interface InternalNfaOptions extends NfaOptions {
+  /** Turns the idle fast path off, so that a test can hold it to the general path. */
+  noFastPath?: boolean;
+}
+
+/** A held match while `emit` sorts them (`HELD_WIDTH` numbers in the state). */
+interface HeldMatch {
+  n: number;
+  i: number;
+  q: number;
 }
 
 const NO_MATCHES: Match<never>[] = Object.freeze([]) as unknown as Match<never>[];
@@ -108,10 +112,15 @@ export class NFA<E> {
   private readonly prunes: boolean;
   private readonly cap: number;
   private readonly ctx: PathContext<E>;
-  // Scratch space reused across calls (process is synchronous and not re-entrant).
-  private readonly born: PartialMatch[] = [];
+  private readonly entryConditions: readonly Condition<E>[];
+  private readonly fastPath: boolean;
+  // Scratch space reused across calls (process is synchronous and not re-entrant). Filled up to a count rather than
+  // emptied with `length = 0`, which costs a runtime call on every event.
+  private readonly born: number[] = [];
+  private bornLength = 0;
   private readonly doneNode: number[] = [];
   private readonly doneStart: number[] = [];
+  private doneLength = 0;
   private buf: SharedBufferData<E> | undefined;
   private event: E | undefined;
   private ts = 0;
@@ -132,6 +141,8 @@ export class NFA<E> {
     this.prunes = compiled.skip.prunes;
     this.cap = options.maxPartialMatches ?? 10_000;
     this.ctx = new PathContext(compiled.steps);
+    this.entryConditions = compiled.entry.map((j) => compiled.steps[j].condition);
+    this.fastPath = (options as InternalNfaOptions).noFastPath !== true;
   }
 
   /** Validates and compiles a pattern (throws `CEP_MALFORMED_PATTERN`). Compile once, then use for every key. */
@@ -152,41 +163,46 @@ export class NFA<E> {
    * are none, the result is a shared frozen object: read it, do not change it.
    */
   process(state: NfaState<E>, event: E, timestamp: number): NfaResult<E> {
-    if (state.pm.length === 0 && state.held.length === 0 && !this.starts(event)) {
-      // Fast path for the common case of a key with nothing running and an event that starts nothing.
+    if (state.pm.length === 0 && state.held.length === 0 && this.fastPath && !this.starts(event)) {
+      // A key with nothing running and an event that starts nothing: with many patterns over one stream this is
+      // most calls, so it reads one condition per entry step and allocates nothing.
       state.seq++;
       return NOTHING as NfaResult<E>;
     }
-    const doneNode = this.doneNode;
-    const doneStart = this.doneStart;
-    if (doneNode.length !== 0) doneNode.length = 0;
-    if (doneStart.length !== 0) doneStart.length = 0;
+    this.doneLength = 0;
     const timedOut = this.expire(state, timestamp);
-    const buf = state.buf;
-    this.buf = buf;
-    this.ctx.buf = buf;
+    this.buf = state;
+    this.ctx.buf = state;
     this.event = event;
     this.ts = timestamp;
     this.seq = state.seq++;
     this.slot = -1;
-    const born = this.born;
-    if (born.length !== 0) born.length = 0;
-    const pms = state.pm;
+    this.bornLength = 0;
+    const pm = state.pm;
+    const length = pm.length;
     let w = 0;
-    for (let r = 0; r < pms.length; r++) {
-      const pm = pms[r];
-      if (this.advance(pm, event)) pms[w++] = pm;
-      else releaseNode(buf, pm.n);
+    for (let r = 0; r < length; r += PM_WIDTH) {
+      if (this.advance(pm, r, event)) {
+        if (w !== r) for (let j = 0; j < PM_WIDTH; j++) pm[w + j] = pm[r + j];
+        w += PM_WIDTH;
+      } else {
+        releaseNode(state, pm[r + 7]);
+      }
     }
-    if (pms.length !== w) pms.length = w;
+    truncate(pm, w);
     const entry = this.compiled.entry;
     for (let j = 0; j < entry.length; j++) {
       const step = this.steps[entry[j]];
       if (step.condition(event, EMPTY_CONTEXT)) this.take(-1, step, 0, timestamp, this.seq);
     }
-    for (let j = 0; j < born.length; j++) pms.push(born[j]);
-    if (born.length !== 0) born.length = 0;
-    if (pms.length > this.cap) this.dropOldest(state);
+    const born = this.born;
+    const bornLength = this.bornLength;
+    if (bornLength !== 0) {
+      // An exact-size list for a state's first partial matches (see createNfaState).
+      if (pm.length === 0) state.pm = born.slice(0, bornLength);
+      else for (let j = 0; j < bornLength; j++) pm.push(born[j]);
+    }
+    if (state.pm.length > this.cap * PM_WIDTH) this.dropOldest(state);
     const completedSeq = this.seq;
     this.event = undefined;
     const matches = this.emit(state, completedSeq);
@@ -199,8 +215,7 @@ export class NFA<E> {
    * and the matches that completed by waiting (a NOT at the end, or matches held back for the skip strategy).
    */
   advanceTime(state: NfaState<E>, time: number): NfaResult<E> {
-    if (this.doneNode.length !== 0) this.doneNode.length = 0;
-    if (this.doneStart.length !== 0) this.doneStart.length = 0;
+    this.doneLength = 0;
     const timedOut = this.expire(state, time);
     const matches = this.emit(state, state.seq);
     if (matches.length === 0 && timedOut.length === 0) return NOTHING as NfaResult<E>;
@@ -223,14 +238,14 @@ export class NFA<E> {
    * keyed store can keep idle keys absent.
    */
   isIdle(state: NfaState<E>): boolean {
-    return state.pm.length === 0 && state.held.length === 0 && state.buf.events === 0;
+    return state.pm.length === 0 && state.held.length === 0 && state.events === 0;
   }
 
   /** Figures for metrics. */
   stats(state: NfaState<E>): NfaStats {
     return {
-      partialMatches: state.pm.length + state.held.length,
-      bufferedEvents: state.buf.events,
+      partialMatches: state.pm.length / PM_WIDTH + state.held.length / HELD_WIDTH,
+      bufferedEvents: state.events,
       droppedPartialMatches: state.dropped,
     };
   }
@@ -240,56 +255,74 @@ export class NFA<E> {
    * branches go to `born`. The decisions mirror Flink's TAKE / IGNORE / PROCEED edges: a match may only leave its
    * step (PROCEED) on the event right after one it took (`f`), as Flink's separate "ignore" states have no PROCEED edge.
    */
-  private advance(pm: PartialMatch, e: E): boolean {
+  private advance(pm: number[], p: number, e: E): boolean {
     const ctx = this.ctx;
-    ctx.node = pm.n;
-    if (pm.s === this.final) return this.advancePending(pm, e);
-    const step = this.steps[pm.s];
-    const c = pm.c;
-    if (pm.f === 1) {
+    const s = pm[p];
+    const c = pm[p + 1];
+    const l = pm[p + 3];
+    const t = pm[p + 5];
+    const i = pm[p + 6];
+    const n = pm[p + 7];
+    ctx.node = n;
+    if (s === this.final) return this.advancePending(pm, p, e);
+    const step = this.steps[s];
+    if (pm[p + 4] === 1) {
       // Right after a take: stay in the loop (take or ignore), and/or leave the step.
       const untilHit = step.until !== undefined && step.until(e, ctx);
       const can = c < step.max && !untilHit;
       const takes = can && step.condition(e, ctx);
-      if (takes) this.take(pm.n, step, c, pm.t, pm.i);
-      if (can && step.inner !== 0 && (step.inner === 2 || !takes)) {
-        this.born.push({ s: pm.s, c, k: 0, l: pm.l, f: 0, t: pm.t, i: pm.i, n: pm.n });
-        retainNode(this.buf as SharedBufferData<E>, pm.n);
-      }
-      if (c >= step.min && !(step.greedy && takes)) this.leave(pm, step, e);
+      if (takes) this.take(n, step, c, t, i);
+      if (can && step.inner !== 0 && (step.inner === 2 || !takes)) this.bear(s, c, 0, l, 0, t, i, n);
+      if (c >= step.min && !(step.greedy && takes)) this.leave(step, e, l, t, i, n);
       return false;
     }
     if (c === 0) {
       // Waiting for the first event of step s after having ignored at least one event.
       const takes = step.condition(e, ctx);
-      if (takes) this.take(pm.n, step, 0, pm.t, pm.i);
-      const ignores = pm.k === 2 || (pm.k === 1 && !takes);
-      return ignores && !anyHolds(this.steps[pm.l].notFollowedBy, e, ctx);
+      if (takes) this.take(n, step, 0, t, i);
+      const k = pm[p + 2];
+      const ignores = k === 2 || (k === 1 && !takes);
+      return ignores && !anyHolds(this.steps[l].notFollowedBy, e, ctx);
     }
     // Inside a loop after an ignored event (inner contiguity is relaxed or any here).
     if (step.until !== undefined && step.until(e, ctx)) return false;
     const takes = c < step.max && step.condition(e, ctx);
-    if (takes) this.take(pm.n, step, c, pm.t, pm.i);
+    if (takes) this.take(n, step, c, t, i);
     return step.inner === 2 || !takes;
   }
 
+  /** Adds a partial match to this event's newcomers and retains its node. */
+  private bear(s: number, c: number, k: number, l: number, f: number, t: number, i: number, n: number): void {
+    const born = this.born;
+    const j = this.bornLength;
+    born[j] = s;
+    born[j + 1] = c;
+    born[j + 2] = k;
+    born[j + 3] = l;
+    born[j + 4] = f;
+    born[j + 5] = t;
+    born[j + 6] = i;
+    born[j + 7] = n;
+    this.bornLength = j + PM_WIDTH;
+    retainNode(this.buf as SharedBufferData<E>, n);
+  }
+
   /** PROCEED from a complete step: offer the event to every step that may come next. */
-  private leave(pm: PartialMatch, from: CompiledStep<E>, e: E): void {
+  private leave(from: CompiledStep<E>, e: E, l: number, t: number, i: number, n: number): void {
     const ctx = this.ctx;
-    const last = this.steps[pm.l];
+    const last = this.steps[l];
     const blockedNext = anyHolds(last.notNext, e, ctx);
     const blockedFollow = anyHolds(last.notFollowedBy, e, ctx);
     const edges = from.proceed;
     for (let j = 0; j < edges.length; j++) {
       const edge = edges[j];
       const step = this.steps[edge.to];
-      ctx.node = pm.n;
+      ctx.node = n;
       if (edge.via.length > 0 && this.greedyHolds(edge.via, e)) continue;
       const takes = step.condition(e, ctx);
-      if (takes && !blockedNext) this.take(pm.n, step, 0, pm.t, pm.i);
+      if (takes && !blockedNext) this.take(n, step, 0, t, i);
       if (edge.cont !== 0 && (edge.cont === 2 || !takes) && !blockedNext && !blockedFollow) {
-        this.born.push({ s: edge.to, c: 0, k: edge.cont, l: pm.l, f: 0, t: pm.t, i: pm.i, n: pm.n });
-        retainNode(this.buf as SharedBufferData<E>, pm.n);
+        this.bear(edge.to, 0, edge.cont, l, 0, t, i, n);
       }
     }
   }
@@ -301,14 +334,16 @@ export class NFA<E> {
   }
 
   /** A complete match waiting out NOT steps at the end of the pattern. */
-  private advancePending(pm: PartialMatch, e: E): boolean {
-    const last = this.steps[pm.l];
-    if ((pm.f === 1 && anyHolds(last.notNext, e, this.ctx)) || anyHolds(last.notFollowedBy, e, this.ctx)) return false;
-    if (!this.tailWaitsForWindow) {
-      this.complete(pm.n, pm.i);
+  private advancePending(pm: number[], p: number, e: E): boolean {
+    const last = this.steps[pm[p + 3]];
+    if ((pm[p + 4] === 1 && anyHolds(last.notNext, e, this.ctx)) || anyHolds(last.notFollowedBy, e, this.ctx)) {
       return false;
     }
-    pm.f = 0;
+    if (!this.tailWaitsForWindow) {
+      this.complete(pm[p + 7], pm[p + 6]);
+      return false;
+    }
+    pm[p + 4] = 0;
     return true;
   }
 
@@ -320,17 +355,10 @@ export class NFA<E> {
     const c = count + 1;
     // Like Flink's findFinalStateAfterProceed: a take that completes the pattern is a match at once.
     if (c >= step.min && step.reachesFinal) {
-      if (this.hasTail) {
-        this.born.push({ s: this.final, c: 0, k: 0, l: step.index, f: 1, t, i, n: node });
-        retainNode(buf, node);
-      } else {
-        this.complete(node, i);
-      }
+      if (this.hasTail) this.bear(this.final, 0, 0, step.index, 1, t, i, node);
+      else this.complete(node, i);
     }
-    if (c < step.max || step.proceed.length > 0) {
-      this.born.push({ s: step.index, c, k: 0, l: step.index, f: 1, t, i, n: node });
-      retainNode(buf, node);
-    }
+    if (c < step.max || step.proceed.length > 0) this.bear(step.index, c, 0, step.index, 1, t, i, node);
     if (nodeRefs(buf, node) === 0) {
       retainNode(buf, node);
       releaseNode(buf, node);
@@ -339,47 +367,50 @@ export class NFA<E> {
 
   private complete(node: number, start: number): void {
     retainNode(this.buf as SharedBufferData<E>, node);
-    this.doneNode.push(node);
-    this.doneStart.push(start);
+    this.doneNode[this.doneLength] = node;
+    this.doneStart[this.doneLength] = start;
+    this.doneLength++;
   }
 
   /** Whether the event can be a match's first event. */
   private starts(event: E): boolean {
-    const entry = this.compiled.entry;
-    for (let j = 0; j < entry.length; j++) if (this.steps[entry[j]].condition(event, EMPTY_CONTEXT)) return true;
+    const conditions = this.entryConditions;
+    for (let j = 0; j < conditions.length; j++) if (conditions[j](event, EMPTY_CONTEXT)) return true;
     return false;
   }
 
   /** Closes windows: timed-out partial matches go to the side output; a pending NOT-at-end match completes. */
   private expire(state: NfaState<E>, time: number): TimedOutMatch<E>[] {
     if (this.window === Infinity || state.pm.length === 0) return NO_TIMEOUTS as TimedOutMatch<E>[];
-    const pms = state.pm;
-    const buf = state.buf;
-    this.buf = buf;
+    const pm = state.pm;
+    const length = pm.length;
+    this.buf = state;
     let out: TimedOutMatch<E>[] | undefined;
     let seen: Set<number> | undefined;
     let w = 0;
-    for (let r = 0; r < pms.length; r++) {
-      const pm = pms[r];
-      if (time - pm.t < this.window) {
-        pms[w++] = pm;
+    for (let r = 0; r < length; r += PM_WIDTH) {
+      const t = pm[r + 5];
+      if (time - t < this.window) {
+        if (w !== r) for (let j = 0; j < PM_WIDTH; j++) pm[w + j] = pm[r + j];
+        w += PM_WIDTH;
         continue;
       }
-      if (pm.s === this.final && this.tailWaitsForWindow) {
-        this.complete(pm.n, pm.i);
-      } else if (this.hasTail || !this.pathIsMatch(buf, pm.n)) {
+      const n = pm[r + 7];
+      if (pm[r] === this.final && this.tailWaitsForWindow) {
+        this.complete(n, pm[r + 6]);
+      } else if (this.hasTail || !this.pathIsMatch(state, n)) {
         // Branches that only differ in where they wait share their path: report the path once. A path that was
         // already emitted as a match (a loop that could have gone on) is not reported again as a timeout.
         seen ??= new Set();
-        if (!seen.has(pm.n)) {
-          seen.add(pm.n);
+        if (!seen.has(n)) {
+          seen.add(n);
           out ??= [];
-          out.push({ match: this.materialize(buf, pm.n), timeoutTimestamp: pm.t + this.window });
+          out.push({ match: this.materialize(state, n), timeoutTimestamp: t + this.window });
         }
       }
-      releaseNode(buf, pm.n);
+      releaseNode(state, n);
     }
-    if (pms.length !== w) pms.length = w;
+    truncate(pm, w);
     return out ?? (NO_TIMEOUTS as TimedOutMatch<E>[]);
   }
 
@@ -390,86 +421,105 @@ export class NFA<E> {
    * match that never ends, such as an unbounded loop without `within`, holds every later match back.)
    */
   private emit(state: NfaState<E>, completedSeq: number): Match<E>[] {
-    const n = this.doneNode.length;
+    const n = this.doneLength;
     if (n === 0 && state.held.length === 0) return NO_MATCHES as Match<E>[];
-    const buf = state.buf;
     if (!this.prunes) {
       if (n === 0) return NO_MATCHES as Match<E>[];
-      const order = this.orderDone(buf);
+      const order = this.orderDone(state);
       const out: Match<E>[] = [];
       for (const j of order) {
-        out.push(this.materialize(buf, this.doneNode[j]));
-        releaseNode(buf, this.doneNode[j]);
+        out.push(this.materialize(state, this.doneNode[j]));
+        releaseNode(state, this.doneNode[j]);
       }
       return out;
     }
-    for (let j = 0; j < n; j++) state.held.push({ n: this.doneNode[j], i: this.doneStart[j], q: completedSeq });
-    if (state.held.length === 0) return NO_MATCHES as Match<E>[];
+    const held: HeldMatch[] = [];
+    const flat = state.held;
+    for (let j = 0; j < flat.length; j += HELD_WIDTH) held.push({ n: flat[j], i: flat[j + 1], q: flat[j + 2] });
+    for (let j = 0; j < n; j++) held.push({ n: this.doneNode[j], i: this.doneStart[j], q: completedSeq });
     let out: Match<E>[] | undefined;
     const seqCache = new Map<HeldMatch, number[]>();
     const seqsOf = (h: HeldMatch): number[] => {
       let s = seqCache.get(h);
-      if (s === undefined) seqCache.set(h, (s = pathSeqs(buf, h.n)));
+      if (s === undefined) seqCache.set(h, (s = pathSeqs(state, h.n)));
       return s;
     };
-    while (state.held.length > 0) {
-      if (state.held.length > 1) {
-        state.held.sort((a, b) => a.i - b.i || a.q - b.q || compareSeqs(seqsOf(a), seqsOf(b)));
-      }
-      const h = state.held[0];
+    while (held.length > 0) {
+      if (held.length > 1) held.sort((a, b) => a.i - b.i || a.q - b.q || compareSeqs(seqsOf(a), seqsOf(b)));
+      const h = held[0];
       let earliest = Infinity;
-      for (const pm of state.pm) if (pm.i < earliest) earliest = pm.i;
+      const pm = state.pm;
+      for (let p = 6; p < pm.length; p += PM_WIDTH) if (pm[p] < earliest) earliest = pm[p];
       // A partial match with the same first event does not hold the match back: the match prunes it (or not).
       if (h.i > earliest) break;
-      state.held.shift();
+      held.shift();
       const seqs = seqsOf(h);
-      const names = pathSteps(buf, h.n).map((s) => this.steps[s].name);
+      const names = pathSteps(state, h.n).map((s) => this.steps[s].name);
       const keepFrom = this.skip.keepFrom(seqs, names);
       out ??= [];
-      out.push(this.materialize(buf, h.n));
-      releaseNode(buf, h.n);
-      if (keepFrom > Number.NEGATIVE_INFINITY) this.prune(state, keepFrom);
+      out.push(this.materialize(state, h.n));
+      releaseNode(state, h.n);
+      if (keepFrom > Number.NEGATIVE_INFINITY) this.prune(state, held, keepFrom);
     }
+    let left = NO_NUMBERS;
+    if (held.length !== 0) {
+      left = [];
+      for (const h of held) left.push(h.n, h.i, h.q);
+    }
+    state.held = left;
     return out ?? (NO_MATCHES as Match<E>[]);
   }
 
   /** Discards partial and held matches that began before `keepFrom` (Flink's `AfterMatchSkipStrategy#prune`). */
-  private prune(state: NfaState<E>, keepFrom: number): void {
-    const buf = state.buf;
+  private prune(state: NfaState<E>, held: HeldMatch[], keepFrom: number): void {
+    const pm = state.pm;
+    const length = pm.length;
     let w = 0;
-    for (const pm of state.pm) {
-      if (pm.i < keepFrom) releaseNode(buf, pm.n);
-      else state.pm[w++] = pm;
+    for (let r = 0; r < length; r += PM_WIDTH) {
+      if (pm[r + 6] < keepFrom) {
+        releaseNode(state, pm[r + 7]);
+      } else {
+        if (w !== r) for (let j = 0; j < PM_WIDTH; j++) pm[w + j] = pm[r + j];
+        w += PM_WIDTH;
+      }
     }
-    if (state.pm.length !== w) state.pm.length = w;
+    truncate(pm, w);
     w = 0;
-    for (const h of state.held) {
-      if (h.i < keepFrom) releaseNode(buf, h.n);
-      else state.held[w++] = h;
+    for (const h of held) {
+      if (h.i < keepFrom) releaseNode(state, h.n);
+      else held[w++] = h;
     }
-    if (state.held.length !== w) state.held.length = w;
+    if (held.length !== w) held.length = w;
   }
 
   /** The cap policy: drop the partial matches with the earliest first event, and count them. */
   private dropOldest(state: NfaState<E>): void {
-    const pms = state.pm;
-    const excess = pms.length - this.cap;
-    const order = pms.map((_, j) => j).sort((a, b) => pms[a].i - pms[b].i || a - b);
+    const pm = state.pm;
+    const count = pm.length / PM_WIDTH;
+    const excess = count - this.cap;
+    const order = Array.from({ length: count }, (_, j) => j).sort(
+      (a, b) => pm[a * PM_WIDTH + 6] - pm[b * PM_WIDTH + 6] || a - b,
+    );
     const drop = new Set(order.slice(0, excess));
     let w = 0;
-    for (let r = 0; r < pms.length; r++) {
-      if (drop.has(r)) releaseNode(state.buf, pms[r].n);
-      else pms[w++] = pms[r];
+    for (let j = 0; j < count; j++) {
+      const r = j * PM_WIDTH;
+      if (drop.has(j)) {
+        releaseNode(state, pm[r + 7]);
+      } else {
+        if (w !== r) for (let x = 0; x < PM_WIDTH; x++) pm[w + x] = pm[r + x];
+        w += PM_WIDTH;
+      }
     }
-    if (pms.length !== w) pms.length = w;
+    truncate(pm, w);
     state.dropped += excess;
   }
 
   /** Indices of this call's completed matches by first event, then by their event sequence. */
   private orderDone(buf: SharedBufferData<E>): number[] {
-    const n = this.doneNode.length;
+    const n = this.doneLength;
     if (n === 1) return [0];
-    const seqs = this.doneNode.map((node) => pathSeqs(buf, node));
+    const seqs = this.doneNode.slice(0, n).map((node) => pathSeqs(buf, node));
     return seqs.map((_, j) => j).sort((a, b) => compareSeqs(seqs[a], seqs[b]));
   }
 
@@ -492,6 +542,11 @@ export class NFA<E> {
     for (let j = events.length - 1; j >= 0; j--) (match[names[j]] ??= []).push(events[j]);
     return match;
   }
+}
+
+/** Shortens an array to `length` without a runtime call (`array.length = n` is one): a few pops are inlined. */
+function truncate(array: number[], length: number): void {
+  while (array.length > length) array.pop();
 }
 
 function anyHolds<E>(conditions: readonly Condition<E>[], e: E, ctx: ConditionContext<E>): boolean {

@@ -10,8 +10,9 @@
  * Both store one edge per take that is still reachable.
  *
  * Events and nodes live in flat number columns with free lists threaded through them, so that the hot path allocates
- * no object per event, an empty buffer costs three small arrays per key, and the whole buffer stays JSON-safe (it is
- * keyed state).
+ * no object per event and the whole buffer stays JSON-safe (it is keyed state). An empty buffer shares one frozen
+ * empty array for all three columns; the first event and node get columns of their exact size (a first `push` would
+ * reserve room for about sixteen numbers), because most keys of a busy stream hold one or two events at a time.
  */
 export interface SharedBufferData<E> {
   /** Event payloads by slot (`null` for a free slot). */
@@ -35,19 +36,26 @@ export const EVENT_WIDTH = 3;
 /** Numbers per node in `nd`. */
 export const NODE_WIDTH = 4;
 
-/** A new, empty buffer. */
-export function createSharedBuffer<E>(): SharedBufferData<E> {
-  return { ev: [], em: [], nd: [], ef: -1, nf: -1, events: 0, nodes: 0 };
-}
+/**
+ * The columns of an empty buffer (and the empty lists of an empty NFA state). Frozen: a write that forgot to give the
+ * state its own array throws instead of corrupting every state.
+ */
+export const NO_NUMBERS: number[] = Object.freeze([]) as unknown as number[];
 
 /** Stores an event and returns its slot; the slot is freed when the last node naming it is released. */
 export function addEvent<E>(buf: SharedBufferData<E>, event: E, timestamp: number, seq: number): number {
   buf.events++;
   const slot = buf.ef;
   if (slot < 0) {
-    buf.ev.push(event);
-    buf.em.push(timestamp, seq, 0);
-    return buf.ev.length - 1;
+    const at = buf.ev.length;
+    if (at === 0) {
+      buf.ev = [event];
+      buf.em = [timestamp, seq, 0];
+    } else {
+      buf.ev.push(event);
+      buf.em.push(timestamp, seq, 0);
+    }
+    return at;
   }
   const em = buf.em;
   buf.ef = em[slot * 3 + 1];
@@ -66,6 +74,10 @@ export function addNode<E>(buf: SharedBufferData<E>, eventSlot: number, step: nu
   if (parent >= 0) nd[parent * 4 + 3]++;
   const id = buf.nf;
   if (id < 0) {
+    if (nd.length === 0) {
+      buf.nd = [eventSlot, step, parent, 0];
+      return 0;
+    }
     nd.push(eventSlot, step, parent, 0);
     return nd.length / 4 - 1;
   }
