@@ -33,6 +33,12 @@ export class ByteWriter implements FrameWriter {
     this.ensure(1);
     this.bytes[this.pos++] = v;
   }
+  /** Raw bytes, as they are. */
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.bytes.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
   i32(v: number): void {
     this.ensure(4);
     this.view.setInt32(this.pos, v, true);

@@ -14,6 +14,7 @@ import type {
 } from '../operator/processor';
 import { BroadcastStateStore, type BroadcastStateData } from '../state/broadcast-state-store';
 import { assignToKeyGroup, instanceForKeyGroup, keyGroupRangeForInstance } from '../state/key-group';
+import { ByteWriter } from '../codec/byte-codec';
 import { KeyedStateBackend, type KeyGroupStateData } from '../state/keyed-state-backend';
 import type {
   BroadcastStateDescriptor,
@@ -624,30 +625,35 @@ export class InstanceTask {
       const chunks: { name: string; keyGroup: number; keyGroupEnd: number; data: Uint8Array }[] = [];
       // Consecutive key groups share a chunk of up to CHUNK_BYTES: few, large blobs are what file systems (one fsync
       // each) and Redis (PERF-FACTS: MB-sized values move hundreds of MB/s) handle well.
-      let parts: Uint8Array[] = [KEYED_CHUNK_MAGIC];
-      let bytes = 0;
+      // Key groups are written one after the other into one buffer, reused from chunk to chunk: one copy per chunk
+      // when it is sealed, instead of a buffer per key group and a concatenation.
+      const w = new ByteWriter(CHUNK_BYTES + CHUNK_BYTES / 4);
+      w.raw(KEYED_CHUNK_MAGIC);
       let first = -1;
       let last = -1;
       const seal = (): void => {
-        if (parts.length === 1) return;
-        chunks.push({ name: `kg-${first}-${last}`, keyGroup: first, keyGroupEnd: last, data: concat(parts) });
-        parts = [KEYED_CHUNK_MAGIC];
-        bytes = 0;
+        if (first < 0) return;
+        const data = new Uint8Array(w.buf.slice(0, w.pos));
+        chunks.push({ name: `kg-${first}-${last}`, keyGroup: first, keyGroupEnd: last, data });
+        w.pos = 0;
+        w.raw(KEYED_CHUNK_MAGIC);
+        first = -1;
       };
       let slice = performance.now();
       for (const kg of groups) {
-        const state = keyed.keyGroupBytes(kg);
-        const t = timers.get(kg);
-        const timerBytes = t ? Buffer.from(JSON.stringify(t)) : EMPTY;
-        const header = Buffer.allocUnsafe(12);
-        header.writeUInt32LE(kg, 0);
-        header.writeUInt32LE(state.length, 4);
-        header.writeUInt32LE(timerBytes.length, 8);
-        if (parts.length === 1) first = kg;
-        parts.push(header, state, timerBytes);
+        if (first < 0) first = kg;
         last = kg;
-        bytes += 12 + state.length + timerBytes.length;
-        if (bytes >= CHUNK_BYTES) seal();
+        const header = w.pos;
+        w.u32(kg);
+        w.u32(0);
+        w.u32(0);
+        keyed.writeKeyGroup(kg, w);
+        const stateLength = w.pos - header - 12;
+        const t = timers.get(kg);
+        if (t) w.raw(Buffer.from(JSON.stringify(t)));
+        w.view.setUint32(header + 4, stateLength, true);
+        w.view.setUint32(header + 8, w.pos - header - 12 - stateLength, true);
+        if (w.pos >= CHUNK_BYTES) seal();
         // Serialize in slices of a few milliseconds so that processing goes on between them.
         if (performance.now() - slice > 4) {
           await new Promise<void>((resolve) => setImmediate(resolve));
@@ -738,7 +744,6 @@ export type KeyedChunk = Record<string, KeyGroupChunk>;
  * (`KeyedStateSnapshot.keyGroupBytes`) and the timers as JSON text.
  */
 const KEYED_CHUNK_MAGIC = new Uint8Array([0x43, 0x4b, 0x47, 0x01]);
-const EMPTY = new Uint8Array(0);
 
 function isBinaryKeyedChunk(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && KEYED_CHUNK_MAGIC.every((b, i) => bytes[i] === b);
@@ -771,19 +776,6 @@ export function* readKeyedChunk(bytes: Uint8Array): Generator<KeyedChunkSection>
     if (pos > buf.length) throw new CepheusError('STATE_RESTORE_FAILED', 'truncated keyed-state chunk');
     yield { keyGroup, state, timers };
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  // A buffer of its own (not from Buffer's shared pool), so that a worker can transfer it to the coordinator.
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Target size of a keyed-state chunk. */

@@ -60,6 +60,11 @@ export interface KeyedStateSnapshot {
    * {@link KeyedStateBackend.restoreKeyGroupBytes}). Each key group is handed out once.
    */
   keyGroupBytes(keyGroup: number): Uint8Array;
+  /**
+   * Appends the same bytes as {@link keyGroupBytes} to `writer`: a checkpoint writes its key groups into one chunk
+   * buffer instead of a buffer each (less memory outside the heap to collect).
+   */
+  writeKeyGroup(keyGroup: number, writer: ByteWriter): void;
   /** The same content as JSON-safe columns: state name -> data. */
   keyGroupData(keyGroup: number): Record<string, KeyGroupStateData>;
   release(): void;
@@ -316,9 +321,17 @@ export class KeyedStateBackend {
     return {
       keyGroups: [...pending].sort((x, y) => x - y),
       keyGroupBytes: (kg) => {
-        const sink = new BinarySink(this.#sizeHint(kg));
+        const w = new ByteWriter(this.#sizeHint(kg));
+        const sink = new BinarySink(w);
         visit(kg, sink);
-        return sink.finish();
+        sink.finish();
+        return new Uint8Array(w.buf.slice(0, w.pos));
+      },
+      writeKeyGroup: (kg, w) => {
+        w.ensure(this.#sizeHint(kg));
+        const sink = new BinarySink(w);
+        visit(kg, sink);
+        sink.finish();
       },
       keyGroupData: (kg) => {
         const out: Record<string, KeyGroupStateData> = {};
@@ -403,14 +416,16 @@ const HAS_EXPIRY = 0x80;
  */
 class BinarySink implements SnapshotSink {
   readonly #w: ByteWriter;
+  readonly #statesAt: number;
   #states = 0;
   #start = 0;
   #countAt = 0;
   #count = 0;
 
-  constructor(sizeHint: number) {
-    this.#w = new ByteWriter(sizeHint);
-    this.#w.u32(0);
+  constructor(writer: ByteWriter) {
+    this.#w = writer;
+    this.#statesAt = writer.pos;
+    writer.u32(0);
   }
 
   begin(table: StateTable): void {
@@ -447,9 +462,8 @@ class BinarySink implements SnapshotSink {
     this.#states++;
   }
 
-  finish(): Uint8Array {
-    this.#w.view.setUint32(0, this.#states, true);
-    return new Uint8Array(this.#w.buf.slice(0, this.#w.pos));
+  finish(): void {
+    this.#w.view.setUint32(this.#statesAt, this.#states, true);
   }
 }
 
