@@ -5,7 +5,7 @@ import type { Condition, Contiguity } from '../pattern/condition';
 import { Pattern } from '../pattern/pattern';
 import { runNfa, type TimedEvent } from '../testing/nfa-test-harness';
 import { referenceMatches } from '../testing/reference-matcher';
-import { NFA, type Match } from './nfa';
+import { NFA, type InternalNfaOptions, type Match, type NfaResult } from './nfa';
 
 interface Ev {
   id: number;
@@ -227,5 +227,32 @@ describe('NFA against the reference matcher', () => {
       }),
       { ...params, numRuns: 500 },
     );
+  });
+  it('the idle fast path answers exactly as the general path, call by call, and leaves the same state', () => {
+    const show = (r: NfaResult<Ev>): string =>
+      JSON.stringify([r.matches.map(ids), r.timedOut.map((t) => `${t.timeoutTimestamp}|${ids(t.match)}`)]);
+    let idleCalls = 0;
+    fc.assert(
+      fc.property(patternSpec, eventsArb, (spec, events) => {
+        const pattern = build(spec);
+        if (pattern === undefined) return;
+        const fast = NFA.compile(pattern, { skip: skipOf(spec) });
+        const general = NFA.compile(pattern, { skip: skipOf(spec), noFastPath: true } as InternalNfaOptions);
+        const a = fast.createState();
+        const b = general.createState();
+        for (const { event, timestamp } of events) {
+          const idle = fast.isIdle(a);
+          const out = show(fast.process(a, event, timestamp));
+          expect(out).toEqual(show(general.process(b, event, timestamp)));
+          if (idle && fast.isIdle(a) && out === '[[],[]]') idleCalls++;
+          expect(fast.snapshot(a)).toEqual(general.snapshot(b));
+        }
+        expect(show(fast.advanceTime(a, Infinity))).toEqual(show(general.advanceTime(b, Infinity)));
+        expect(fast.snapshot(a)).toEqual(general.snapshot(b));
+      }),
+      params,
+    );
+    // Calls that found the state idle and left it idle without output: the ones the fast path answers.
+    expect(idleCalls).toBeGreaterThan(params.numRuns / 4);
   });
 });
