@@ -213,4 +213,80 @@ describe('KeyedStateBackend', () => {
       { numRuns: 150 },
     );
   });
+
+  it('every snapshot holds the state as of its barrier, whatever changes and serializations interleave', () => {
+    type Op =
+      | { t: 'set'; key: number; n: number }
+      | { t: 'push'; key: number; n: number }
+      | { t: 'clear'; key: number }
+      | { t: 'snapshot' }
+      | { t: 'serialize'; kg: number }
+      | { t: 'release' };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ t: fc.constant('set' as const), key: fc.nat(9), n: fc.integer() }),
+      fc.record({ t: fc.constant('push' as const), key: fc.nat(9), n: fc.integer() }),
+      fc.record({ t: fc.constant('clear' as const), key: fc.nat(9) }),
+      fc.constant({ t: 'snapshot' as const }),
+      fc.record({ t: fc.constant('serialize' as const), kg: fc.nat(3) }),
+      fc.constant({ t: 'release' as const }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+        const b = new KeyedStateBackend(4, { start: 0, end: 3 }, () => 0);
+        const v = b.getValueState(valueState<number>('v'));
+        const l = b.getListState(listState<number>('l'));
+        // The model: key -> [value, list].
+        const model = new Map<string, [number | undefined, number[]]>();
+        const open: { snap: ReturnType<KeyedStateBackend['snapshot']>; expected: string; got: Map<string, unknown> }[] =
+          [];
+        const dump = (m: Map<string, unknown>): string => JSON.stringify([...m].sort((x, y) => (x[0] < y[0] ? -1 : 1)));
+        const collect = (s: (typeof open)[number], kg: number): void => {
+          const data = s.snap.keyGroupData(kg);
+          data.v?.keys.forEach((k, i) => s.got.set(`v:${k}`, data.v!.values[i]));
+          data.l?.keys.forEach((k, i) => s.got.set(`l:${k}`, data.l!.values[i]));
+        };
+        const finish = (s: (typeof open)[number]): void => {
+          for (let kg = 0; kg < 4; kg++) collect(s, kg);
+          s.snap.release();
+          expect(dump(s.got)).toBe(s.expected);
+        };
+        for (const o of ops) {
+          if (o.t === 'snapshot') {
+            const expected = new Map<string, unknown>();
+            for (const [k, [n, list]] of model) {
+              if (n !== undefined) expected.set(`v:${k}`, n);
+              if (list.length > 0) expected.set(`l:${k}`, [...list]);
+            }
+            open.push({ snap: b.snapshot(), expected: dump(expected), got: new Map() });
+          } else if (o.t === 'serialize') {
+            for (const s of open) collect(s, o.kg);
+          } else if (o.t === 'release') {
+            const s = open.shift();
+            if (s) finish(s);
+          } else {
+            const key = `k${o.key}`;
+            b.setCurrentKey(key);
+            const m = model.get(key) ?? [undefined, []];
+            if (o.t === 'set') {
+              v.update(o.n);
+              m[0] = o.n;
+            } else if (o.t === 'push') {
+              l.add(o.n); // changes the stored list in place
+              m[1] = [...m[1], o.n];
+            } else {
+              v.clear();
+              l.clear();
+              m[0] = undefined;
+              m[1] = [];
+            }
+            model.set(key, m);
+            expect(v.value()).toBe(m[0]);
+            expect(l.get()).toEqual(m[1]);
+          }
+        }
+        for (const s of open) finish(s);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -165,7 +165,7 @@ export class KeyedStateBackend {
   #read(table: StateTable): Entry | undefined {
     const group = table.groups[this.#keyGroup];
     if (!group) return undefined;
-    let entry = group.get(this.#key);
+    const entry = group.get(this.#key);
     if (!entry) return undefined;
     const shared = entry.ver <= this.#sharedVersion && this.#pendingIn[this.#keyGroup] !== 0;
     if (entry.exp !== 0 && entry.exp <= this.#now()) {
@@ -174,11 +174,12 @@ export class KeyedStateBackend {
       return undefined;
     }
     if (shared) {
-      // The caller may change the value in place: give the live table its own copy.
-      this.#preserve(table, entry);
+      // The caller may change the value in place: the snapshot keeps the barrier-time value, the live entry gets its
+      // own copy of an object value.
+      this.#preserve(table, { v: entry.v, exp: entry.exp, ver: entry.ver });
       const v = entry.v;
-      entry = { v: typeof v === 'object' && v !== null ? structuredClone(v) : v, exp: entry.exp, ver: this.#version };
-      group.set(this.#key, entry);
+      if (typeof v === 'object' && v !== null) entry.v = structuredClone(v);
+      entry.ver = this.#version;
     }
     return entry;
   }
@@ -191,8 +192,15 @@ export class KeyedStateBackend {
     if (entry && (entry.ver > this.#sharedVersion || this.#pendingIn[this.#keyGroup] === 0)) {
       entry.v = value;
       entry.exp = exp;
+    } else if (entry) {
+      // The copy goes to the snapshot and the live entry changes in place, not the other way round: the copy dies
+      // young once its key group is written, where a new live entry would be promoted and the old one left as old-
+      // generation garbage (a mark-compact pause on a heap of a million entries).
+      this.#preserve(table, { v: entry.v, exp: entry.exp, ver: entry.ver });
+      entry.v = value;
+      entry.exp = exp;
+      entry.ver = this.#version;
     } else {
-      if (entry) this.#preserve(table, entry);
       group.set(this.#key, { v: value, exp, ver: this.#version });
     }
   }
