@@ -199,7 +199,7 @@ export class NFA<E> {
     const bornLength = this.bornLength;
     if (bornLength !== 0) {
       // An exact-size list for a state's first partial matches (see createNfaState).
-      if (pm.length === 0) state.pm = born.slice(0, bornLength);
+      if (pm === NO_NUMBERS) state.pm = born.slice(0, bornLength);
       else for (let j = 0; j < bornLength; j++) pm.push(born[j]);
     }
     if (state.pm.length > this.cap * PM_WIDTH) this.dropOldest(state);
@@ -461,12 +461,9 @@ export class NFA<E> {
       releaseNode(state, h.n);
       if (keepFrom > Number.NEGATIVE_INFINITY) this.prune(state, held, keepFrom);
     }
-    let left = NO_NUMBERS;
-    if (held.length !== 0) {
-      left = [];
-      for (const h of held) left.push(h.n, h.i, h.q);
-    }
-    state.held = left;
+    if (flat === NO_NUMBERS && held.length !== 0) state.held = [];
+    truncate(state.held, 0);
+    for (const h of held) state.held.push(h.n, h.i, h.q);
     return out ?? (NO_MATCHES as Match<E>[]);
   }
 
