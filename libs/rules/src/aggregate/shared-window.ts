@@ -2,9 +2,10 @@ import type { AggregateFunction } from '../model/rule';
 import type { WindowValue } from './sliding-window';
 
 /*
- * Layout of one rule's running aggregate inside `SharedWindow.num`: STRIDE numbers per slot. Flat numbers rather than
- * an object per (rule, key): with 100 rules over 100k keys, per-rule objects and arrays were most of the heap and
- * every event touched ~20 of them cold (see docs/rules.md, "Aggregate state").
+ * Layout of one rule's running aggregate inside `SharedWindow.d`: STRIDE numbers per slot, slots first, then the
+ * events. Flat numbers in one array rather than objects per (rule, key): with 100 rules over 100k keys, per-rule
+ * objects and arrays were most of the heap and every event touched ~20 of them cold; each further array of a key is
+ * one more cache miss per event (see docs/rules.md, "Aggregate state").
  */
 const LATEST = 0; // latest event time seen by the rule (or reached by advanceTime); the window is (latest - w, latest]
 const COUNT = 1; // member events still in the window
@@ -54,23 +55,30 @@ export function functionCode(fn: AggregateFunction): number {
  * The aggregate rules' state for one routing key (one grouping and value): every event some rule of the key included
  * is stored once (time, id, and the values of the fields the rules aggregate, one column per field), with a bitset of
  * the rules ("slots") that included it. Each rule's window is the subsequence of its members inside
- * (latest - window, latest]; its running aggregate lives in `num`, its min/max deque or distinct-value counts (only
- * for those functions) in `aux`. Events are in time order; those no live rule needs any more are dropped in batches.
+ * (latest - window, latest]; its running aggregate is a slot record in `d`, its min/max deque or distinct-value counts
+ * (only for those functions, and only for larger windows) in `aux`. Events are in time order; those no live rule needs
+ * any more are dropped in batches.
  */
 export interface SharedWindow {
   readonly kind: 'aggregates';
-  t: number[];
-  ids: string[];
-  /** Membership: `words` 32-bit words per event, bit `slot` set when the slot's rule included the event. */
-  m: number[];
+  /**
+   * `slots` slot records of STRIDE numbers, then `n` event records of `1 + words` numbers: the event time, then
+   * `words` 32-bit membership words (bit `slot` set when that slot's rule included the event).
+   */
+  d: number[];
+  slots: number;
+  n: number;
   words: number;
-  /** The field each value column holds, and the columns (parallel to `t`; 0 where no rule of the field took it). */
+  /** Event ids, parallel to the event records. */
+  ids: string[];
+  /** The field each value column holds, and the columns (parallel to the events; 0 where no rule of the field took it). */
   fields: string[];
   cols: WindowValue[][];
-  /** STRIDE numbers per slot (rule, shape, running aggregate; see the constants above). */
-  num: number[];
-  /** Per slot, only for min/max (deque of member indexes) and distinctCount (live members per value); else empty. */
-  aux: (number[] | Map<WindowValue, number> | null)[];
+  /**
+   * Per slot, only for min/max (deque of member indexes) and distinctCount (live members per value), and only from
+   * AUX_FROM members on: below that the aggregate is a scan of the members, cheaper than keeping the structure.
+   */
+  aux: (number[] | Map<WindowValue, number> | undefined)[];
   /** Slots in use. */
   used: number;
   /** Event count at which dropping dead events is next considered. */
@@ -78,57 +86,68 @@ export interface SharedWindow {
 }
 
 const COMPACT_MIN = 64;
+const AUX_FROM = 8;
 
 export function createSharedWindow(): SharedWindow {
   return {
     kind: 'aggregates',
-    t: [],
-    ids: [],
-    m: [],
+    d: [],
+    slots: 0,
+    n: 0,
     words: 1,
+    ids: [],
     fields: [],
     cols: [],
-    num: [],
     aux: [],
     used: 0,
     compactAt: COMPACT_MIN,
   };
 }
 
+/** Offset in `d` of event `i`'s record. */
+const at = (w: SharedWindow, i: number): number => w.slots * STRIDE + i * (1 + w.words);
+/** Time of event `i`. */
+const timeOf = (w: SharedWindow, i: number): number => w.d[w.slots * STRIDE + i * (1 + w.words)];
+const isMember = (w: SharedWindow, i: number, s: number): boolean =>
+  (w.d[w.slots * STRIDE + i * (1 + w.words) + 1 + (s >>> 5)] & (1 << (s & 31))) !== 0;
+
 /** The slot of a rule (by its {@link internName} code), trying `hint` first; -1 when the rule has none. */
 export function findSlot(w: SharedWindow, rule: number, hint: number): number {
-  const num = w.num;
-  if (hint * STRIDE < num.length && num[hint * STRIDE + RULE] === rule) return hint;
-  for (let k = RULE; k < num.length; k += STRIDE) if (num[k] === rule) return (k - RULE) / STRIDE;
+  const d = w.d;
+  const end = w.slots * STRIDE;
+  if (hint < w.slots && d[hint * STRIDE + RULE] === rule) return hint;
+  for (let k = RULE; k < end; k += STRIDE) if (d[k] === rule) return (k - RULE) / STRIDE;
   return -1;
 }
 
 /** Slots, free or not: valid slot indexes are below this. */
-export const slotCount = (w: SharedWindow): number => w.num.length / STRIDE;
+export const slotCount = (w: SharedWindow): number => w.slots;
 /** The rule id of a slot, undefined when free. */
 export const slotRule = (w: SharedWindow, s: number): string | undefined =>
-  w.num[s * STRIDE + RULE] < 0 ? undefined : names[w.num[s * STRIDE + RULE]];
+  w.d[s * STRIDE + RULE] < 0 ? undefined : names[w.d[s * STRIDE + RULE]];
 /** The state shape of a slot's rule, as an {@link internName} code. */
-export const slotShape = (w: SharedWindow, s: number): number => w.num[s * STRIDE + SHAPE];
+export const slotShape = (w: SharedWindow, s: number): number => w.d[s * STRIDE + SHAPE];
 
-export const slotLatest = (w: SharedWindow, s: number): number => w.num[s * STRIDE + LATEST];
-export const slotSize = (w: SharedWindow, s: number): number => w.num[s * STRIDE + COUNT];
-export const slotFiring = (w: SharedWindow, s: number): boolean => w.num[s * STRIDE + FIRING] === 1;
-export const slotFunction = (w: SharedWindow, s: number): AggregateFunction => FUNCTIONS[w.num[s * STRIDE + FN]];
+export const slotLatest = (w: SharedWindow, s: number): number => w.d[s * STRIDE + LATEST];
+export const slotSize = (w: SharedWindow, s: number): number => w.d[s * STRIDE + COUNT];
+export const slotFiring = (w: SharedWindow, s: number): boolean => w.d[s * STRIDE + FIRING] === 1;
+export const slotFunction = (w: SharedWindow, s: number): AggregateFunction => FUNCTIONS[w.d[s * STRIDE + FN]];
 /** Time of the slot's oldest live member (only when it has one). */
-export const slotOldest = (w: SharedWindow, s: number): number => w.t[w.num[s * STRIDE + HEAD]];
+export const slotOldest = (w: SharedWindow, s: number): number => timeOf(w, w.d[s * STRIDE + HEAD]);
 
 export function setFiring(w: SharedWindow, s: number, firing: boolean): void {
-  w.num[s * STRIDE + FIRING] = firing ? 1 : 0;
+  w.d[s * STRIDE + FIRING] = firing ? 1 : 0;
 }
 
 function columnOf(w: SharedWindow, field: string): number {
   const i = w.fields.indexOf(field);
   if (i >= 0) return i;
   w.fields.push(field);
-  w.cols.push(new Array<WindowValue>(w.t.length).fill(0));
+  w.cols.push(new Array<WindowValue>(w.n).fill(0));
   return w.fields.length - 1;
 }
+
+const FRESH_SLOT: readonly number[] = new Array<number>(STRIDE).fill(0);
 
 /**
  * A fresh slot for a rule: empty window, latest -Infinity, not firing. `field` is the aggregated field (undefined for
@@ -141,65 +160,95 @@ export function allocateSlot(
   fn: AggregateFunction,
   field: string | undefined,
 ): number {
-  const num = w.num;
   let s = -1;
-  if (w.used * STRIDE < num.length) {
-    for (let k = RULE; k < num.length; k += STRIDE) {
-      if (num[k] < 0) {
+  if (w.used < w.slots) {
+    for (let k = RULE; k < w.slots * STRIDE; k += STRIDE) {
+      if (w.d[k] < 0) {
         s = (k - RULE) / STRIDE;
         break;
       }
     }
   }
   if (s < 0) {
-    s = num.length / STRIDE;
+    s = w.slots;
     if (s >= w.words * 32) widen(w);
-    for (let k = 0; k < STRIDE; k++) num.push(0);
-    w.aux.push(null);
+    // Slot records come before the events: a new one moves them (rare: once per rule and key).
+    w.d = w.n === 0 ? w.d.concat(FRESH_SLOT) : [...w.d.slice(0, s * STRIDE), ...FRESH_SLOT, ...w.d.slice(s * STRIDE)];
+    w.slots++;
   }
-  const code = functionCode(fn);
+  const d = w.d;
   const b = s * STRIDE;
-  num[b + RULE] = rule;
-  num[b + SHAPE] = shape;
-  num[b + LATEST] = -Infinity;
-  num[b + COUNT] = 0;
-  num[b + SUM] = 0;
-  num[b + COMP] = 0;
-  num[b + HEAD] = 0;
-  num[b + TAIL] = -Infinity;
-  num[b + FIRING] = 0;
-  num[b + FN] = code;
-  num[b + COLUMN] = field === undefined || fn === 'count' ? -1 : columnOf(w, field);
-  w.aux[s] = auxFor(code);
+  d[b + RULE] = rule;
+  d[b + SHAPE] = shape;
+  d[b + LATEST] = -Infinity;
+  d[b + COUNT] = 0;
+  d[b + SUM] = 0;
+  d[b + COMP] = 0;
+  d[b + HEAD] = 0;
+  d[b + TAIL] = -Infinity;
+  d[b + FIRING] = 0;
+  d[b + FN] = functionCode(fn);
+  d[b + COLUMN] = field === undefined || fn === 'count' ? -1 : columnOf(w, field);
+  setAux(w, s, undefined);
   w.used++;
   return s;
 }
 
-function auxFor(code: number): number[] | Map<WindowValue, number> | null {
-  return code === F_MIN || code === F_MAX ? [] : code === F_DISTINCT ? new Map() : null;
+function setAux(w: SharedWindow, s: number, aux: number[] | Map<WindowValue, number> | undefined): void {
+  if (s < w.aux.length) w.aux[s] = aux;
+  else if (aux !== undefined) {
+    while (w.aux.length < s) w.aux.push(undefined);
+    w.aux.push(aux);
+  }
+}
+
+/** Builds a slot's deque or distinct counts from its live members (AUX_FROM members reached, or a rebuild). */
+function buildAux(w: SharedWindow, s: number): void {
+  const b = s * STRIDE;
+  const code = w.d[b + FN];
+  const v = w.cols[w.d[b + COLUMN]];
+  if (code === F_MIN || code === F_MAX) {
+    const q: number[] = [];
+    for (let i = w.d[b + HEAD]; i < w.n; i++) {
+      if (!isMember(w, i, s)) continue;
+      const x = v[i] as number;
+      if (code === F_MAX) while (q.length > 0 && (v[q[q.length - 1]] as number) <= x) q.pop();
+      else while (q.length > 0 && (v[q[q.length - 1]] as number) >= x) q.pop();
+      q.push(i);
+    }
+    setAux(w, s, q);
+  } else {
+    const m = new Map<WindowValue, number>();
+    for (let i = w.d[b + HEAD]; i < w.n; i++) if (isMember(w, i, s)) m.set(v[i], (m.get(v[i]) ?? 0) + 1);
+    setAux(w, s, m);
+  }
 }
 
 /** One more membership word per event (more than 32 slots per word in use). */
 function widen(w: SharedWindow): void {
-  const old = w.words;
-  const n = w.t.length;
-  const m = new Array<number>(n * (old + 1)).fill(0);
-  for (let i = 0; i < n; i++) for (let k = 0; k < old; k++) m[i * (old + 1) + k] = w.m[i * old + k];
-  w.m = m;
-  w.words = old + 1;
+  const old = 1 + w.words;
+  const base = w.slots * STRIDE;
+  const d = w.d.slice(0, base);
+  for (let i = 0; i < w.n; i++) {
+    for (let k = 0; k < old; k++) d.push(w.d[base + i * old + k]);
+    d.push(0);
+  }
+  w.d = d;
+  w.words++;
 }
 
 /** Releases a slot (deleted rule, changed shape, or empty and quiet window): its members lose their bit. */
 export function freeSlot(w: SharedWindow, s: number): void {
+  const d = w.d;
   const b = s * STRIDE;
-  const word = s >>> 5;
   const bit = 1 << (s & 31);
-  if (w.num[b + COUNT] > 0) {
-    for (let i = w.num[b + HEAD], k = i * w.words + word; i < w.t.length; i++, k += w.words) w.m[k] &= ~bit;
+  const es = 1 + w.words;
+  if (d[b + COUNT] > 0) {
+    for (let k = at(w, d[b + HEAD]) + 1 + (s >>> 5); k < d.length; k += es) d[k] &= ~bit;
   }
-  w.num[b + RULE] = -1;
-  w.aux[s] = null;
-  w.num[b + COUNT] = 0;
+  d[b + RULE] = -1;
+  d[b + COUNT] = 0;
+  setAux(w, s, undefined);
   w.used--;
 }
 
@@ -209,9 +258,9 @@ export function freeSlot(w: SharedWindow, s: number): void {
  */
 export function admit(w: SharedWindow, s: number, windowMs: number, time: number): boolean {
   const k = s * STRIDE + LATEST;
-  const latest = w.num[k];
+  const latest = w.d[k];
   if (time > latest) {
-    w.num[k] = time;
+    w.d[k] = time;
     return true;
   }
   return time > latest - windowMs;
@@ -222,13 +271,16 @@ export function admit(w: SharedWindow, s: number, windowMs: number, time: number
  * Indexes at or after it move up by one.
  */
 export function insertEvent(w: SharedWindow, time: number, id: string): number {
-  const t = w.t;
-  const n = t.length;
+  const d = w.d;
+  const n = w.n;
   const words = w.words;
-  if (n === 0 || t[n - 1] <= time) {
-    t.push(time);
+  const es = 1 + words;
+  const base = w.slots * STRIDE;
+  w.n = n + 1;
+  if (n === 0 || d[base + (n - 1) * es] <= time) {
+    d.push(time);
+    for (let k = 0; k < words; k++) d.push(0);
     w.ids.push(id);
-    for (let k = 0; k < words; k++) w.m.push(0);
     for (let c = 0; c < w.cols.length; c++) w.cols[c].push(0);
     return n;
   }
@@ -236,72 +288,78 @@ export function insertEvent(w: SharedWindow, time: number, id: string): number {
   let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (t[mid] <= time) lo = mid + 1;
+    if (d[base + mid * es] <= time) lo = mid + 1;
     else hi = mid;
   }
-  t.splice(lo, 0, time);
+  d.splice(base + lo * es, 0, time, ...new Array<number>(words).fill(0));
   w.ids.splice(lo, 0, id);
-  w.m.splice(lo * words, 0, ...new Array<number>(words).fill(0));
   for (let c = 0; c < w.cols.length; c++) w.cols[c].splice(lo, 0, 0);
-  const num = w.num;
-  for (let s = 0, b = 0; b < num.length; s++, b += STRIDE) {
-    if (num[b + RULE] < 0) continue;
-    if (num[b + COUNT] > 0 && num[b + HEAD] >= lo) num[b + HEAD]++;
+  for (let s = 0, b = 0; s < w.slots; s++, b += STRIDE) {
+    if (d[b + RULE] < 0) continue;
+    if (d[b + COUNT] > 0 && d[b + HEAD] >= lo) d[b + HEAD]++;
     const q = w.aux[s];
     if (Array.isArray(q)) for (let j = 0; j < q.length; j++) if (q[j] >= lo) q[j]++;
   }
   return lo;
 }
 
-const isMember = (w: SharedWindow, i: number, s: number): boolean =>
-  (w.m[i * w.words + (s >>> 5)] & (1 << (s & 31))) !== 0;
-
 // Neumaier's compensated summation keeps a long-lived running sum (adds and evictions) within an ulp or so; the same
 // arithmetic in the same order as the per-rule windows, so sums are bit-identical.
-function addToSum(num: number[], b: number, x: number): void {
-  const sum = num[b + SUM];
+function addToSum(d: number[], b: number, x: number): void {
+  const sum = d[b + SUM];
   const s = sum + x;
-  num[b + COMP] += Math.abs(sum) >= Math.abs(x) ? sum - s + x : x - s + sum;
-  num[b + SUM] = s;
+  d[b + COMP] += Math.abs(sum) >= Math.abs(x) ? sum - s + x : x - s + sum;
+  d[b + SUM] = s;
 }
 
 function include(w: SharedWindow, s: number, i: number): void {
   const b = s * STRIDE;
-  const num = w.num;
-  const code = num[b + FN];
+  const d = w.d;
+  const code = d[b + FN];
   if (code === 0) return;
-  const x = w.cols[num[b + COLUMN]][i];
   if (code === F_SUM || code === F_AVG) {
-    addToSum(num, b, x as number);
-  } else if (code === F_MIN || code === F_MAX) {
-    const q = w.aux[s] as number[];
-    const v = w.cols[num[b + COLUMN]];
-    if (code === F_MAX) while (q.length > 0 && (v[q[q.length - 1]] as number) <= (x as number)) q.pop();
-    else while (q.length > 0 && (v[q[q.length - 1]] as number) >= (x as number)) q.pop();
-    q.push(i);
-  } else {
-    const d = w.aux[s] as Map<WindowValue, number>;
-    d.set(x, (d.get(x) ?? 0) + 1);
+    addToSum(d, b, w.cols[d[b + COLUMN]][i] as number);
+    return;
   }
+  const aux = s < w.aux.length ? w.aux[s] : undefined;
+  if (aux === undefined) {
+    if (d[b + COUNT] >= AUX_FROM) buildAux(w, s);
+    return;
+  }
+  const v = w.cols[d[b + COLUMN]];
+  const x = v[i];
+  if (code === F_DISTINCT) {
+    const m = aux as Map<WindowValue, number>;
+    m.set(x, (m.get(x) ?? 0) + 1);
+    return;
+  }
+  const q = aux as number[];
+  if (code === F_MAX) while (q.length > 0 && (v[q[q.length - 1]] as number) <= (x as number)) q.pop();
+  else while (q.length > 0 && (v[q[q.length - 1]] as number) >= (x as number)) q.pop();
+  q.push(i);
 }
 
 function exclude(w: SharedWindow, s: number, i: number): void {
   const b = s * STRIDE;
-  const num = w.num;
-  const code = num[b + FN];
+  const d = w.d;
+  const code = d[b + FN];
   if (code === 0) return;
   if (code === F_SUM || code === F_AVG) {
-    addToSum(num, b, -(w.cols[num[b + COLUMN]][i] as number));
-  } else if (code === F_MIN || code === F_MAX) {
-    const q = w.aux[s] as number[];
-    if (q.length > 0 && q[0] === i) q.shift();
-  } else {
-    const d = w.aux[s] as Map<WindowValue, number>;
-    const x = w.cols[num[b + COLUMN]][i];
-    const n = (d.get(x) as number) - 1;
-    if (n === 0) d.delete(x);
-    else d.set(x, n);
+    addToSum(d, b, -(w.cols[d[b + COLUMN]][i] as number));
+    return;
   }
+  const aux = s < w.aux.length ? w.aux[s] : undefined;
+  if (aux === undefined) return;
+  if (code === F_DISTINCT) {
+    const m = aux as Map<WindowValue, number>;
+    const x = w.cols[d[b + COLUMN]][i];
+    const n = (m.get(x) as number) - 1;
+    if (n === 0) m.delete(x);
+    else m.set(x, n);
+    return;
+  }
+  const q = aux as number[];
+  if (q.length > 0 && q[0] === i) q.shift();
 }
 
 /**
@@ -310,32 +368,37 @@ function exclude(w: SharedWindow, s: number, i: number): void {
  */
 export function rebuildSlot(w: SharedWindow, s: number, fn: AggregateFunction): void {
   const b = s * STRIDE;
-  const num = w.num;
+  const d = w.d;
   const code = functionCode(fn);
-  num[b + FN] = code;
-  num[b + SUM] = 0;
-  num[b + COMP] = 0;
-  w.aux[s] = auxFor(code);
-  if (num[b + COUNT] === 0) return;
-  for (let i = num[b + HEAD]; i < w.t.length; i++) if (isMember(w, i, s)) include(w, s, i);
+  d[b + FN] = code;
+  d[b + SUM] = 0;
+  d[b + COMP] = 0;
+  setAux(w, s, undefined);
+  if (d[b + COUNT] === 0) return;
+  if (code === F_SUM || code === F_AVG) {
+    for (let i = d[b + HEAD]; i < w.n; i++) if (isMember(w, i, s)) include(w, s, i);
+  } else if (code !== 0 && d[b + COUNT] >= AUX_FROM) {
+    buildAux(w, s);
+  }
 }
 
 /** Makes the event at index `i` (already inserted) a member of slot `s` with `value` (ignored for count). */
 export function addMember(w: SharedWindow, s: number, i: number, value: WindowValue): void {
   const b = s * STRIDE;
-  const num = w.num;
-  const col = num[b + COLUMN];
+  const d = w.d;
+  const col = d[b + COLUMN];
   if (col >= 0) w.cols[col][i] = value;
-  w.m[i * w.words + (s >>> 5)] |= 1 << (s & 31);
-  const time = w.t[i];
-  const count = num[b + COUNT];
-  num[b + COUNT] = count + 1;
-  if (count === 0 || i < num[b + HEAD]) num[b + HEAD] = i;
-  if (count === 0 || num[b + TAIL] <= time) {
-    num[b + TAIL] = time;
+  const e = at(w, i);
+  d[e + 1 + (s >>> 5)] |= 1 << (s & 31);
+  const time = d[e];
+  const count = d[b + COUNT];
+  d[b + COUNT] = count + 1;
+  if (count === 0 || i < d[b + HEAD]) d[b + HEAD] = i;
+  if (count === 0 || d[b + TAIL] <= time) {
+    d[b + TAIL] = time;
     include(w, s, i);
   } else {
-    rebuildSlot(w, s, FUNCTIONS[num[b + FN]]);
+    rebuildSlot(w, s, FUNCTIONS[d[b + FN]]);
   }
 }
 
@@ -344,41 +407,42 @@ export function addMember(w: SharedWindow, s: number, i: number, value: WindowVa
  */
 export function evictSlot(w: SharedWindow, s: number, windowMs: number, now: number): number {
   const b = s * STRIDE;
-  const num = w.num;
-  if (now > num[b + LATEST]) num[b + LATEST] = now;
-  let count = num[b + COUNT];
+  const d = w.d;
+  if (now > d[b + LATEST]) d[b + LATEST] = now;
+  let count = d[b + COUNT];
   if (count === 0) return 0;
-  const bound = num[b + LATEST] - windowMs;
-  const t = w.t;
-  const n = t.length;
-  const words = w.words;
-  const word = s >>> 5;
+  const bound = d[b + LATEST] - windowMs;
+  const es = 1 + w.words;
+  const word = 1 + (s >>> 5);
   const bit = 1 << (s & 31);
-  let i = num[b + HEAD];
+  let i = d[b + HEAD];
+  let e = at(w, i);
   let dropped = 0;
-  while (count > 0 && i < n && t[i] <= bound) {
-    const k = i * words + word;
-    if ((w.m[k] & bit) !== 0) {
+  while (count > 0 && i < w.n && d[e] <= bound) {
+    if ((d[e + word] & bit) !== 0) {
       exclude(w, s, i);
-      w.m[k] &= ~bit;
+      d[e + word] &= ~bit;
       count--;
       dropped++;
     }
     i++;
+    e += es;
   }
   if (dropped === 0) return 0;
-  num[b + COUNT] = count;
+  d[b + COUNT] = count;
   if (count === 0) {
     // Empty: reset exactly, so rounding never outlives the events.
-    num[b + SUM] = 0;
-    num[b + COMP] = 0;
-    num[b + TAIL] = -Infinity;
-    const q = w.aux[s];
-    if (Array.isArray(q)) q.length = 0;
+    d[b + SUM] = 0;
+    d[b + COMP] = 0;
+    d[b + TAIL] = -Infinity;
+    setAux(w, s, undefined);
     return dropped;
   }
-  while ((w.m[i * words + word] & bit) === 0) i++;
-  num[b + HEAD] = i;
+  while ((d[e + word] & bit) === 0) {
+    i++;
+    e += es;
+  }
+  d[b + HEAD] = i;
   return dropped;
 }
 
@@ -388,21 +452,42 @@ export function evictSlot(w: SharedWindow, s: number, windowMs: number, now: num
  */
 export function slotAggregate(w: SharedWindow, s: number, fn: AggregateFunction): number | undefined {
   const b = s * STRIDE;
-  const num = w.num;
-  const n = num[b + COUNT];
+  const d = w.d;
+  const n = d[b + COUNT];
   switch (fn) {
     case 'count':
       return n;
-    case 'distinctCount':
-      return (w.aux[s] as Map<WindowValue, number>).size;
     case 'sum':
-      return n === 0 ? 0 : num[b + SUM] + num[b + COMP];
+      return n === 0 ? 0 : d[b + SUM] + d[b + COMP];
     case 'avg':
-      return n === 0 ? undefined : (num[b + SUM] + num[b + COMP]) / n;
-    case 'min':
-    case 'max':
-      return n === 0 ? undefined : (w.cols[num[b + COLUMN]][(w.aux[s] as number[])[0]] as number);
+      return n === 0 ? undefined : (d[b + SUM] + d[b + COMP]) / n;
+    default:
+      break;
   }
+  const aux = s < w.aux.length ? w.aux[s] : undefined;
+  const v = w.cols[d[b + COLUMN]];
+  if (fn === 'distinctCount') {
+    if (aux !== undefined) return (aux as Map<WindowValue, number>).size;
+    // Array.includes compares like Map keys (SameValueZero: 0 and -0 together, NaN equal to itself).
+    const seen: WindowValue[] = [];
+    for (let i = d[b + HEAD], left = n; left > 0; i++) {
+      if (!isMember(w, i, s)) continue;
+      left--;
+      if (!seen.includes(v[i])) seen.push(v[i]);
+    }
+    return seen.length;
+  }
+  if (n === 0) return undefined;
+  if (aux !== undefined) return v[(aux as number[])[0]] as number;
+  // The deque keeps the latest of equal extremes (it pops on ties): so does the scan, which tells 0 from -0 alike.
+  let best: number | undefined;
+  for (let i = d[b + HEAD], left = n; left > 0; i++) {
+    if (!isMember(w, i, s)) continue;
+    left--;
+    const x = v[i] as number;
+    if (best === undefined || (fn === 'max' ? x >= best : x <= best)) best = x;
+  }
+  return best;
 }
 
 /** The slot's live members, oldest first (value null for count). */
@@ -411,12 +496,12 @@ export function slotMembers(
   s: number,
 ): { t: number[]; v: WindowValue[]; ids: string[]; at: number[] } {
   const b = s * STRIDE;
-  const col = w.num[b + COLUMN];
+  const col = w.d[b + COLUMN];
   const out = { t: [] as number[], v: [] as WindowValue[], ids: [] as string[], at: [] as number[] };
-  if (w.num[b + COUNT] === 0) return out;
-  for (let i = w.num[b + HEAD]; i < w.t.length; i++) {
+  if (w.d[b + COUNT] === 0) return out;
+  for (let i = w.d[b + HEAD]; i < w.n; i++) {
     if (!isMember(w, i, s)) continue;
-    out.t.push(w.t[i]);
+    out.t.push(timeOf(w, i));
     out.v.push(col < 0 ? null : w.cols[col][i]);
     out.ids.push(w.ids[i]);
     out.at.push(i);
@@ -429,34 +514,27 @@ export function slotMembers(
  * all of them when no slot has a live member. `force` considers it now.
  */
 export function compactWindow(w: SharedWindow, force: boolean): void {
-  const n = w.t.length;
+  const n = w.n;
   if (!force && n < w.compactAt) return;
-  const num = w.num;
+  const d = w.d;
+  const base = w.slots * STRIDE;
   let from = n;
-  for (let b = 0; b < num.length; b += STRIDE) {
-    if (num[b + RULE] >= 0 && num[b + COUNT] > 0 && num[b + HEAD] < from) from = num[b + HEAD];
+  for (let b = 0; b < base; b += STRIDE) {
+    if (d[b + RULE] >= 0 && d[b + COUNT] > 0 && d[b + HEAD] < from) from = d[b + HEAD];
   }
-  if (from === n) {
-    w.t.length = 0;
-    w.ids.length = 0;
-    w.m.length = 0;
-    for (const c of w.cols) c.length = 0;
-    w.compactAt = COMPACT_MIN;
-    return;
-  }
-  if (from * 2 >= n || (force && from > 0)) {
-    w.t.splice(0, from);
+  if (from === n || from * 2 >= n || (force && from > 0)) {
+    d.splice(base, from * (1 + w.words));
     w.ids.splice(0, from);
-    w.m.splice(0, from * w.words);
     for (const c of w.cols) c.splice(0, from);
-    for (let s = 0, b = 0; b < num.length; s++, b += STRIDE) {
-      if (num[b + RULE] < 0) continue;
-      if (num[b + COUNT] > 0) num[b + HEAD] -= from;
+    w.n = n - from;
+    for (let s = 0, b = 0; b < base; s++, b += STRIDE) {
+      if (d[b + RULE] < 0) continue;
+      if (d[b + COUNT] > 0) d[b + HEAD] -= from;
       const q = w.aux[s];
       if (Array.isArray(q)) for (let j = 0; j < q.length; j++) q[j] -= from;
     }
   }
-  w.compactAt = Math.max(COMPACT_MIN, w.t.length * 2);
+  w.compactAt = Math.max(COMPACT_MIN, w.n * 2);
 }
 
 /** JSON-safe form of a shared window: live slots in slot order, with their members as event indexes. */
@@ -478,35 +556,35 @@ export interface SharedWindowSnapshot {
 }
 
 export function snapshotSharedWindow(w: SharedWindow): SharedWindowSnapshot {
-  const live: { s: number; at: number[] }[] = [];
+  const live: { s: number; members: number[] }[] = [];
   const needed = new Set<number>();
-  for (let s = 0; s < slotCount(w); s++) {
-    if (w.num[s * STRIDE + RULE] < 0) continue;
-    const at = slotMembers(w, s).at;
-    for (const i of at) needed.add(i);
-    live.push({ s, at });
+  for (let s = 0; s < w.slots; s++) {
+    if (w.d[s * STRIDE + RULE] < 0) continue;
+    const members = slotMembers(w, s).at;
+    for (const i of members) needed.add(i);
+    live.push({ s, members });
   }
   // Only the events some slot holds, renumbered: evicted events awaiting compaction are not checkpointed.
   const order = [...needed].sort((a, b) => a - b);
   const renumbered = new Map<number, number>();
   order.forEach((i, j) => renumbered.set(i, j));
-  const num = w.num;
-  const slots = live.map(({ s, at }) => {
+  const d = w.d;
+  const slots = live.map(({ s, members }) => {
     const b = s * STRIDE;
-    const latest = num[b + LATEST];
+    const latest = d[b + LATEST];
     return {
-      rule: names[num[b + RULE]],
-      shape: names[num[b + SHAPE]],
-      fn: FUNCTIONS[num[b + FN]],
+      rule: names[d[b + RULE]],
+      shape: names[d[b + SHAPE]],
+      fn: FUNCTIONS[d[b + FN]],
       latest: Number.isFinite(latest) ? latest : null,
-      firing: num[b + FIRING] === 1,
-      sum: num[b + SUM],
-      comp: num[b + COMP],
-      members: at.map((i) => renumbered.get(i) as number),
+      firing: d[b + FIRING] === 1,
+      sum: d[b + SUM],
+      comp: d[b + COMP],
+      members: members.map((i) => renumbered.get(i) as number),
     };
   });
   return {
-    t: order.map((i) => w.t[i]),
+    t: order.map((i) => timeOf(w, i)),
     ids: order.map((i) => w.ids[i]),
     fields: [...w.fields],
     cols: w.cols.map((c) => order.map((i) => c[i])),
@@ -527,30 +605,35 @@ export function restoreSharedWindow(
   const kept = data.slots
     .map((slot) => ({ slot, spec: keep(slot.rule, slot.shape) }))
     .filter((x) => x.spec !== undefined);
+  // Slots first (allocating one moves the events), then the events, then memberships.
+  const slotOf = kept.map(({ slot, spec }) =>
+    allocateSlot(w, internName(slot.rule), internName(slot.shape), slot.fn, spec?.field),
+  );
   const needed = new Set<number>();
   for (const { slot } of kept) for (const i of slot.members) needed.add(i);
   const order = [...needed].sort((a, b) => a - b);
   const indexOf = new Map<number, number>();
   for (const i of order) indexOf.set(i, insertEvent(w, data.t[i], data.ids[i]));
-  for (const { slot, spec } of kept) {
-    const s = allocateSlot(w, internName(slot.rule), internName(slot.shape), slot.fn, spec?.field);
+  kept.forEach(({ slot }, k) => {
+    const s = slotOf[k];
     const b = s * STRIDE;
-    const col = w.num[b + COLUMN];
+    const d = w.d;
+    const col = d[b + COLUMN];
     const source = col < 0 ? undefined : data.cols[data.fields.indexOf(w.fields[col])];
     for (const i of slot.members) {
-      const at = indexOf.get(i) as number;
-      if (col >= 0) w.cols[col][at] = (source as WindowValue[])[i];
-      w.m[at * w.words + (s >>> 5)] |= 1 << (s & 31);
-      const count = w.num[b + COUNT];
-      if (count === 0 || at < w.num[b + HEAD]) w.num[b + HEAD] = at;
-      w.num[b + COUNT] = count + 1;
-      if (w.t[at] > w.num[b + TAIL]) w.num[b + TAIL] = w.t[at];
+      const j = indexOf.get(i) as number;
+      if (col >= 0) w.cols[col][j] = (source as WindowValue[])[i];
+      d[at(w, j) + 1 + (s >>> 5)] |= 1 << (s & 31);
+      const count = d[b + COUNT];
+      if (count === 0 || j < d[b + HEAD]) d[b + HEAD] = j;
+      d[b + COUNT] = count + 1;
+      if (timeOf(w, j) > d[b + TAIL]) d[b + TAIL] = timeOf(w, j);
     }
     rebuildSlot(w, s, slot.fn);
-    w.num[b + SUM] = slot.sum;
-    w.num[b + COMP] = slot.comp;
-    w.num[b + LATEST] = slot.latest ?? -Infinity;
-    w.num[b + FIRING] = slot.firing ? 1 : 0;
-  }
+    d[b + SUM] = slot.sum;
+    d[b + COMP] = slot.comp;
+    d[b + LATEST] = slot.latest ?? -Infinity;
+    d[b + FIRING] = slot.firing ? 1 : 0;
+  });
   return w;
 }
