@@ -173,7 +173,8 @@ export function allocateSlot(
     s = w.slots;
     if (s >= w.words * 32) widen(w);
     // Slot records come before the events: a new one moves them (rare: once per rule and key).
-    w.d = w.n === 0 ? w.d.concat(FRESH_SLOT) : [...w.d.slice(0, s * STRIDE), ...FRESH_SLOT, ...w.d.slice(s * STRIDE)];
+    if (w.n === 0) w.d = w.d.concat(FRESH_SLOT);
+    else w.d.splice(s * STRIDE, 0, ...FRESH_SLOT);
     w.slots++;
   }
   const d = w.d;
