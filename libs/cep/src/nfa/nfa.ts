@@ -165,10 +165,16 @@ export class NFA<E> {
   process(state: NfaState<E>, event: E, timestamp: number): NfaResult<E> {
     if (state.pm.length === 0 && state.held.length === 0 && this.fastPath && !this.starts(event)) {
       // A key with nothing running and an event that starts nothing: with many patterns over one stream this is
-      // most calls, so it reads one condition per entry step and allocates nothing.
+      // most calls, so it reads one condition per entry step and allocates nothing. Kept apart from the general
+      // path so that this method stays small enough for V8 to inline into the caller's loop.
       state.seq++;
       return NOTHING as NfaResult<E>;
     }
+    return this.processInGeneral(state, event, timestamp);
+  }
+
+  /** `process` when the state holds something or the event may start a match. */
+  private processInGeneral(state: NfaState<E>, event: E, timestamp: number): NfaResult<E> {
     this.doneLength = 0;
     const timedOut = this.expire(state, timestamp);
     this.buf = state;
@@ -375,6 +381,7 @@ export class NFA<E> {
   /** Whether the event can be a match's first event. */
   private starts(event: E): boolean {
     const conditions = this.entryConditions;
+    if (conditions.length === 1) return conditions[0](event, EMPTY_CONTEXT);
     for (let j = 0; j < conditions.length; j++) if (conditions[j](event, EMPTY_CONTEXT)) return true;
     return false;
   }
