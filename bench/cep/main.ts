@@ -4,7 +4,8 @@
  * Scenarios, each with one key and with 10,000 keys (one NFA, one state per key, events in timestamp order):
  *   1. square then triangle, strict contiguity (`next`), within a window;
  *   2. `a followedByAny b.oneOrMore() followedBy c` within a window (branching partial matches);
- *   3. 100 patterns at once over one stream (each event goes through 100 NFAs).
+ *   3. 100 patterns at once over one stream (each event goes through 100 NFAs); also the cost of one call that finds
+ *      the state idle and the event starting nothing (the fast path most of those calls take).
  * Prints medians of several runs, one figure a line as `name: value unit`; state size is the JSON length of the
  * checkpoint snapshots per key, taken at half and at the end of the stream (flat when the window slides); idle
  * (key, pattern) pairs store nothing, as `NFA.isIdle` allows. The headline figure, printed last, is scenario 1 with
@@ -234,12 +235,40 @@ const hundred: Scenario<Tx> = {
     }),
 };
 
+/**
+ * Cost of the idle fast path: the 100 patterns of scenario 3 over one key, with events whose amount fails every start
+ * condition, so that every call finds an idle state and an event that starts nothing.
+ */
+function benchIdle(): void {
+  const nfas = hundred.nfas(1);
+  const states = nfas.map((nfa) => nfa.createState());
+  const events: Tx[] = Array.from({ length: 1000 }, (_, i) => ({ type: i % 10, amount: 0 }));
+  const rounds = 200;
+  const ns: number[] = [];
+  for (let r = 0; r <= RUNS; r++) {
+    let outputs = 0;
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < rounds; k++) {
+      for (let i = 0; i < events.length; i++) {
+        for (let j = 0; j < nfas.length; j++) outputs += nfas[j].process(states[j], events[i], i).matches.length;
+      }
+    }
+    const elapsed = Number(process.hrtime.bigint() - t0);
+    if (outputs !== 0 || !states.every((state, j) => nfas[j].isIdle(state))) throw new Error('an idle run matched');
+    if (r > 0) ns.push(elapsed / (rounds * events.length * nfas.length)); // run 0 warms up
+  }
+  console.log(`scenario3_idle_fast_path_per_event_and_pattern: ${median(ns).toFixed(1)} ns`);
+}
+
 function main(): void {
   console.log(`# cep benchmark: node ${process.version}, medians of ${RUNS} runs, timestamps 1 ms apart`);
   const only = process.env.BENCH_ONLY;
   const keys = process.env.BENCH_KEYS === undefined ? [1, 10_000] : [Number(process.env.BENCH_KEYS)];
   if (only === undefined || only === '2') for (const k of keys) bench(branching, k);
-  if (only === undefined || only === '3') for (const k of keys) bench(hundred, k);
+  if (only === undefined || only === '3') {
+    benchIdle();
+    for (const k of keys) bench(hundred, k);
+  }
   if (only === '2' || only === '3') return;
   let oneKey = { eps: NaN };
   for (const k of keys) {
