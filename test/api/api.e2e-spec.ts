@@ -2,7 +2,7 @@ import { SHAPES_RULES } from '@cepheus/rules';
 import request from 'supertest';
 import { startEngine, type EngineProcess } from '../support/engine-process';
 import { uniqueName } from '../support/services';
-import { engineTopicEnv, produce, testTopics, TopicTail } from '../support/topics';
+import { apiTopicEnv, engineTopicEnv, produce, testTopics, TopicTail } from '../support/topics';
 import { eventually, KEYS, startApi, type ApiProcess } from './api-process';
 
 const rule = SHAPES_RULES[0] as Record<string, unknown> & { id: string };
@@ -27,10 +27,7 @@ describe('API end to end: rules written through the API run in a real engine', (
       CEPHEUS_INSTANCE_ID: 'api-engine-1',
     });
     api = await startApi({
-      CEPHEUS_EVENTS_TOPIC: topics.events,
-      CEPHEUS_RULES_TOPIC: topics.rules,
-      CEPHEUS_ALERTS_TOPIC: topics.alerts,
-      CEPHEUS_RULES_STATUS_TOPIC: topics.rulesStatus,
+      ...apiTopicEnv(topics),
       CEPHEUS_JOB_ID: jobId,
       CEPHEUS_API_REDIS_PREFIX: uniqueName('api'),
       CEPHEUS_ENGINE_URLS: `http://127.0.0.1:${engine.port}`,

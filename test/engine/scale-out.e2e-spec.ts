@@ -1,8 +1,8 @@
 import { SHAPES_RULES } from '@cepheus/rules';
 import { startEngine, type EngineProcess } from '../support/engine-process';
-import { createTopics, type AlertBody } from '../../bench/support/kafka-topics';
+import { createTopics } from '../../bench/support/kafka-topics';
 import { uniqueName } from '../support/services';
-import { alertSummary, closingTicks, longShapesStream } from '../support/shapes-stream';
+import { expectExactAlerts, closingTicks, longShapesStream } from '../support/shapes-stream';
 import { engineTopicEnv, kafka, produce, pushRules, testTopics, TopicTail } from '../support/topics';
 
 const PARTITIONS = 6;
@@ -52,10 +52,7 @@ describe('scale-out by consumer group: 1 -> 2 -> 3 engines, then one stops', () 
       await waitForOwnership(engines);
       await produce(topics.events, [...events.slice(3 * quarter), ...closingTicks(PARTITIONS, endTime)]);
 
-      await alerts.waitFor((t) => t.messages.length >= expected.length, 90_000, 4000);
-      const bodies = alerts.values<AlertBody>();
-      expect(bodies.map(alertSummary).sort()).toEqual(expected);
-      expect(new Set(bodies.map((a) => a.alertId)).size).toBe(bodies.length);
+      await expectExactAlerts(alerts, expected, 90_000, 4000);
     } finally {
       await alerts.stop();
       await Promise.all(engines.map((e) => e.stop()));

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { CLI_MAIN, eventually, KEYS, startApi, type ApiProcess } from '../api/api-process';
 import { startEngine, type EngineProcess } from '../support/engine-process';
 import { uniqueName } from '../support/services';
-import { engineTopicEnv, kafka, testTopics, TopicTail } from '../support/topics';
+import { apiTopicEnv, engineTopicEnv, kafka, testTopics, TopicTail } from '../support/topics';
 
 /**
  * How many events the cancellation test replays. The issue asks for 1M; producing 1M costs ~30 s on this machine kind
@@ -116,10 +116,7 @@ describe('replays reproduce the live run', () => {
       CEPHEUS_INSTANCE_ID: 'replay-engine-1',
     });
     api = await startApi({
-      CEPHEUS_EVENTS_TOPIC: topics.events,
-      CEPHEUS_RULES_TOPIC: topics.rules,
-      CEPHEUS_ALERTS_TOPIC: topics.alerts,
-      CEPHEUS_RULES_STATUS_TOPIC: topics.rulesStatus,
+      ...apiTopicEnv(topics),
       CEPHEUS_JOB_ID: jobId,
       CEPHEUS_API_REDIS_PREFIX: uniqueName('replayapi'),
     });

@@ -1,4 +1,6 @@
 import { generateShapes } from '@cepheus/rules';
+import type { AlertBody } from '../../bench/support/kafka-topics';
+import type { TopicTail } from './topics';
 
 export interface KeyedEvent {
   key: string;
@@ -54,4 +56,21 @@ export function closingTicks(
 /** `ruleId key lastEventId` of an alert body, the form `expected` uses. */
 export function alertSummary(alert: { ruleId: string; key: string; events: Array<{ id: string }> }): string {
   return `${alert.ruleId} ${alert.key} ${alert.events[alert.events.length - 1].id}`;
+}
+
+/**
+ * Waits until `expected.length` alerts arrived (then `settleMs` more, to catch any extra), and demands exactly the
+ * expected ones, each once: the same summaries, and no alert id twice.
+ */
+export async function expectExactAlerts(
+  alerts: TopicTail,
+  expected: readonly string[],
+  timeoutMs: number,
+  settleMs: number,
+): Promise<AlertBody[]> {
+  await alerts.waitFor((t) => t.messages.length >= expected.length, timeoutMs, settleMs);
+  const bodies = alerts.values<AlertBody>();
+  expect(bodies.map(alertSummary).sort()).toEqual([...expected].sort());
+  expect(new Set(bodies.map((a) => a.alertId)).size).toBe(bodies.length);
+  return bodies;
 }

@@ -17,14 +17,18 @@ export function testTopics(
   };
 }
 
-export function engineTopicEnv(topics: ReturnType<typeof testTopics>): Record<string, string> {
+/** The topic variables of the API for these test topics (the same names the engine gets, less the DLQ). */
+export function apiTopicEnv(topics: ReturnType<typeof testTopics>): Record<string, string> {
   return {
     CEPHEUS_EVENTS_TOPIC: topics.events,
     CEPHEUS_RULES_TOPIC: topics.rules,
     CEPHEUS_ALERTS_TOPIC: topics.alerts,
     CEPHEUS_RULES_STATUS_TOPIC: topics.rulesStatus,
-    CEPHEUS_DLQ_TOPIC: topics.eventsDlq,
   };
+}
+
+export function engineTopicEnv(topics: ReturnType<typeof testTopics>): Record<string, string> {
+  return { ...apiTopicEnv(topics), CEPHEUS_DLQ_TOPIC: topics.eventsDlq };
 }
 
 export async function produce(

@@ -48,3 +48,18 @@ export function loadEnvConfig<T>(schema: EnvSchema, env: NodeJS.ProcessEnv, opti
   }
   return candidate as T;
 }
+
+/**
+ * The variables every app that talks to the job reads the same way: where Kafka and Redis are, the job id, and the
+ * topic names (an API must name the same topics as the engines it manages).
+ */
+export const SHARED_ENV_PROPERTIES = {
+  KAFKA_BROKERS: { type: 'string', pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' },
+  REDIS_URL: { type: 'string', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' },
+  CEPHEUS_JOB_ID: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'cepheus' },
+  CEPHEUS_EVENTS_TOPIC: { type: 'string', minLength: 1, default: 'events' },
+  CEPHEUS_RULES_TOPIC: { type: 'string', minLength: 1, default: 'rules' },
+  CEPHEUS_ALERTS_TOPIC: { type: 'string', minLength: 1, default: 'alerts' },
+  CEPHEUS_RULES_STATUS_TOPIC: { type: 'string', minLength: 1, default: 'rules-status' },
+  CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+} as const;

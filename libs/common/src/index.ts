@@ -1,4 +1,4 @@
 export { CepheusError, ERROR_CODES, isCepheusError } from './cepheus-error';
 export type { CepheusErrorOptions, ErrorCode } from './cepheus-error';
-export { loadEnvConfig } from './env-config';
+export { loadEnvConfig, SHARED_ENV_PROPERTIES } from './env-config';
 export type { EnvSchema, LoadEnvConfigOptions } from './env-config';

@@ -1,4 +1,4 @@
-import { loadEnvConfig, type EnvSchema } from '@cepheus/common';
+import { loadEnvConfig, SHARED_ENV_PROPERTIES, type EnvSchema } from '@cepheus/common';
 
 /** The API's configuration, read from the environment once at start (docs/api.md). */
 export interface ApiConfig {
@@ -43,19 +43,13 @@ export interface ApiConfig {
 const schema = {
   type: 'object',
   properties: {
-    KAFKA_BROKERS: { type: 'string', pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' },
-    REDIS_URL: { type: 'string', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' },
+    ...SHARED_ENV_PROPERTIES,
     CEPHEUS_API_KEYS: {
       type: 'string',
       pattern: '^[^,:\\s]{8,}:(reader|editor|admin)(,[^,:\\s]{8,}:(reader|editor|admin))*$',
     },
     CEPHEUS_API_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     CEPHEUS_API_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
-    CEPHEUS_JOB_ID: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'cepheus' },
-    CEPHEUS_EVENTS_TOPIC: { type: 'string', minLength: 1, default: 'events' },
-    CEPHEUS_RULES_TOPIC: { type: 'string', minLength: 1, default: 'rules' },
-    CEPHEUS_ALERTS_TOPIC: { type: 'string', minLength: 1, default: 'alerts' },
-    CEPHEUS_RULES_STATUS_TOPIC: { type: 'string', minLength: 1, default: 'rules-status' },
     CEPHEUS_ENGINE_URLS: { type: 'string', pattern: '^(https?://[^,\\s]+(,https?://[^,\\s]+)*)?$', default: '' },
     CEPHEUS_API_REDIS_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9:._-]+$', default: 'cepheus:api' },
     CEPHEUS_API_WRITE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 120 },
@@ -65,7 +59,6 @@ const schema = {
     CEPHEUS_SAVEPOINT_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 30000 },
     CEPHEUS_REPLAY_THREADS: { type: 'integer', minimum: 0, maximum: 64, default: 2 },
     CEPHEUS_OUT_OF_ORDERNESS_MS: { type: 'integer', minimum: 0, default: 0 },
-    CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
   required: ['KAFKA_BROKERS', 'CEPHEUS_API_KEYS'],
 } as const satisfies EnvSchema;

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { loadEnvConfig, type EnvSchema } from '@cepheus/common';
+import { loadEnvConfig, SHARED_ENV_PROPERTIES, type EnvSchema } from '@cepheus/common';
 
 /** The engine's configuration, read from the environment (see docs/configuration.md). */
 export interface EngineConfig {
@@ -47,9 +47,7 @@ export interface EngineConfig {
 const schema = {
   type: 'object',
   properties: {
-    KAFKA_BROKERS: { type: 'string', pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' },
-    REDIS_URL: { type: 'string', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' },
-    CEPHEUS_JOB_ID: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'cepheus' },
+    ...SHARED_ENV_PROPERTIES,
     CEPHEUS_INSTANCE_ID: {
       type: 'string',
       pattern: '^[A-Za-z0-9._-]+$',
@@ -60,10 +58,6 @@ const schema = {
     CEPHEUS_OUT_OF_ORDERNESS_MS: { type: 'integer', minimum: 0, default: 0 },
     CEPHEUS_RETAINED_CHECKPOINTS: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
     CEPHEUS_SESSION_TIMEOUT_MS: { type: 'integer', minimum: 6000, maximum: 300000, default: 30000 },
-    CEPHEUS_EVENTS_TOPIC: { type: 'string', minLength: 1, default: 'events' },
-    CEPHEUS_RULES_TOPIC: { type: 'string', minLength: 1, default: 'rules' },
-    CEPHEUS_ALERTS_TOPIC: { type: 'string', minLength: 1, default: 'alerts' },
-    CEPHEUS_RULES_STATUS_TOPIC: { type: 'string', minLength: 1, default: 'rules-status' },
     CEPHEUS_DLQ_TOPIC: { type: 'string', minLength: 1, default: 'events-dlq' },
     CEPHEUS_CREATE_TOPICS: { type: 'boolean', default: true },
     CEPHEUS_EVENT_PARTITIONS: { type: 'integer', minimum: 1, maximum: 1000, default: 4 },
@@ -72,7 +66,6 @@ const schema = {
     CEPHEUS_START_FROM_SAVEPOINT: { type: 'string', pattern: '^([A-Za-z0-9_-]+/)?[A-Za-z0-9_-]{1,64}$' },
     CEPHEUS_HTTP_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
     CEPHEUS_HTTP_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
-    CEPHEUS_LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
   },
   required: ['KAFKA_BROKERS'],
 } as const satisfies EnvSchema;
