@@ -143,11 +143,21 @@ function columnOf(w: SharedWindow, field: string): number {
   const i = w.fields.indexOf(field);
   if (i >= 0) return i;
   w.fields.push(field);
-  w.cols.push(new Array<WindowValue>(w.n).fill(0));
+  w.cols.push(zeros(w.n));
   return w.fields.length - 1;
 }
 
-const FRESH_SLOT: readonly number[] = new Array<number>(STRIDE).fill(0);
+/*
+ * Arrays are built packed (never `new Array(n)`, which is holey): every key's `d` then has the same elements kind, so
+ * the element loads of this module stay monomorphic across keys.
+ */
+const FRESH_SLOT: readonly number[] = [-Infinity, 0, 0, 0, 0, -Infinity, 0, 0, -1, -1, -1];
+
+function zeros(n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(0);
+  return out;
+}
 
 /**
  * A fresh slot for a rule: empty window, latest -Infinity, not firing. `field` is the aggregated field (undefined for
@@ -292,7 +302,7 @@ export function insertEvent(w: SharedWindow, time: number, id: string): number {
     if (d[base + mid * es] <= time) lo = mid + 1;
     else hi = mid;
   }
-  d.splice(base + lo * es, 0, time, ...new Array<number>(words).fill(0));
+  d.splice(base + lo * es, 0, time, ...zeros(words));
   w.ids.splice(lo, 0, id);
   for (let c = 0; c < w.cols.length; c++) w.cols[c].splice(lo, 0, 0);
   for (let s = 0, b = 0; s < w.slots; s++, b += STRIDE) {
