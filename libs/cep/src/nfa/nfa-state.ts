@@ -43,7 +43,22 @@ export interface NfaState<E> extends SharedBufferData<E> {
   seq: number;
   /** Partial matches dropped because of `maxPartialMatches`. */
   dropped: number;
+  /**
+   * Derived from `pm` and `held` after every change, so that `NFA.process` can answer from this object alone without
+   * reading the lists (with many busy keys each list is a cache miss): `WAIT_IDLE`, `WAIT_GENERAL`, or the step at
+   * which every partial match waits for its first event after ignoring some (relaxed or any contiguity, no NOT
+   * after the last taken step, nothing held), so that an event failing that step's condition leaves them all as
+   * they are. Not part of the snapshot.
+   */
+  wait: number;
+  /** Earliest first-event timestamp of the partial matches while `wait` is a step (when the first window closes). */
+  oldest: number;
 }
+
+/** `NfaState.wait` of a state with no partial and no held match. */
+export const WAIT_IDLE = -2;
+/** `NfaState.wait` of a state that only the general path may change. */
+export const WAIT_GENERAL = -1;
 
 /** Current snapshot format. */
 export const NFA_SNAPSHOT_VERSION = 1;
@@ -75,7 +90,21 @@ export interface NfaSnapshot<E> {
 export function createNfaState<E>(): NfaState<E> {
   const none = NO_NUMBERS;
   const ev = NO_NUMBERS as unknown as (E | null)[];
-  return { ev, em: none, nd: none, ef: -1, nf: -1, events: 0, nodes: 0, pm: none, held: none, seq: 0, dropped: 0 };
+  return {
+    ev,
+    em: none,
+    nd: none,
+    ef: -1,
+    nf: -1,
+    events: 0,
+    nodes: 0,
+    pm: none,
+    held: none,
+    seq: 0,
+    dropped: 0,
+    wait: WAIT_IDLE,
+    oldest: 0,
+  };
 }
 
 /** Copies a state into its compact checkpoint form; the state is not changed. */
@@ -143,5 +172,7 @@ export function restoreNfaState<E>(data: NfaSnapshot<E>): NfaState<E> {
   for (let j = 0; j < state.held.length; j += HELD_WIDTH) nd[state.held[j] * NODE_WIDTH + 3]++;
   state.seq = data.seq;
   state.dropped = data.dropped;
+  // NFA.restore narrows this; the general path is right for any state.
+  if (state.pm.length > 0 || state.held.length > 0) state.wait = WAIT_GENERAL;
   return state;
 }

@@ -12,7 +12,7 @@ import type { NfaSnapshot, NfaState } from './nfa-state';
 // every use of an imported binding into a getter call on the exporting module, and those calls took about half the
 // time of 100 patterns over one key; constants bound once are plain reads there and in tsc's output alike.
 const { addEvent, addNode, NO_NUMBERS, nodeRefs, pathSeqs, pathSteps, releaseNode, retainNode } = sharedBuffer;
-const { createNfaState, HELD_WIDTH, PM_WIDTH, restoreNfaState, snapshotNfaState } = nfaState;
+const { createNfaState, HELD_WIDTH, PM_WIDTH, restoreNfaState, snapshotNfaState, WAIT_GENERAL, WAIT_IDLE } = nfaState;
 
 /** A complete match: step name to the events it took, in order (steps that took nothing are absent). */
 export type Match<E> = Record<string, E[]>;
@@ -51,6 +51,13 @@ export interface NfaOptions {
    * @defaultValue 10000
    */
   maxPartialMatches?: number;
+  /**
+   * Whether `timedOut` lists the partial matches whose window closed. A caller that ignores the side output turns it
+   * off, and the events of such matches are then never gathered into result objects (with many patterns over one
+   * stream most partial matches end that way).
+   * @defaultValue true
+   */
+  reportTimeouts?: boolean;
 }
 
 /** Options for tests only, not exported from the library. */
@@ -95,6 +102,19 @@ class PathContext<E> implements ConditionContext<E> {
 }
 
 /**
+ * Context for evaluating a condition once for every partial match of a state without reading their paths: a condition
+ * that asks for events is path-dependent, and the caller then takes the general path.
+ */
+class ProbeContext<E> implements ConditionContext<E> {
+  asked = false;
+
+  getEventsForPattern(): readonly E[] {
+    this.asked = true;
+    return NO_EVENTS;
+  }
+}
+
+/**
  * The compiled matcher: immutable, one per pattern, shared by every key; per-key state is data handed in (as in
  * Flink's `nfa/NFA.java`, which holds only states and window and works on an `NFAState` it is given).
  *
@@ -112,6 +132,8 @@ export class NFA<E> {
   private readonly prunes: boolean;
   private readonly cap: number;
   private readonly ctx: PathContext<E>;
+  private readonly probe = new ProbeContext<E>();
+  private readonly reportTimeouts: boolean;
   private readonly entryConditions: readonly Condition<E>[];
   private readonly fastPath: boolean;
   // Scratch space reused across calls (process is synchronous and not re-entrant). Filled up to a count rather than
@@ -140,6 +162,7 @@ export class NFA<E> {
     this.skip = compiled.skip;
     this.prunes = compiled.skip.prunes;
     this.cap = options.maxPartialMatches ?? 10_000;
+    this.reportTimeouts = options.reportTimeouts ?? true;
     this.ctx = new PathContext(compiled.steps);
     this.entryConditions = compiled.entry.map((j) => compiled.steps[j].condition);
     this.fastPath = (options as InternalNfaOptions).noFastPath !== true;
@@ -163,14 +186,71 @@ export class NFA<E> {
    * are none, the result is a shared frozen object: read it, do not change it.
    */
   process(state: NfaState<E>, event: E, timestamp: number): NfaResult<E> {
-    if (state.pm.length === 0 && state.held.length === 0 && this.fastPath && !this.starts(event)) {
-      // A key with nothing running and an event that starts nothing: with many patterns over one stream this is
-      // most calls, so it reads one condition per entry step and allocates nothing. Kept apart from the general
-      // path so that this method stays small enough for V8 to inline into the caller's loop.
+    // Two fast paths, both answered from the state object alone and allocation-free; kept apart from the general path
+    // so that this method stays small enough for V8 to inline into the caller's loop. With many patterns over one
+    // stream most calls find a key with nothing running and an event that starts nothing; most of the rest find
+    // partial matches that wait for a step the event does not satisfy, inside their window. Either way the event
+    // changes nothing but the sequence number.
+    const wait = state.wait;
+    if (wait === WAIT_IDLE) {
+      if (this.fastPath && !this.starts(event)) {
+        state.seq++;
+        return NOTHING as NfaResult<E>;
+      }
+    } else if (
+      wait >= 0 &&
+      timestamp - state.oldest < this.window &&
+      this.fastPath &&
+      !this.waitingMayTake(wait, event) &&
+      !this.starts(event)
+    ) {
       state.seq++;
       return NOTHING as NfaResult<E>;
     }
     return this.processInGeneral(state, event, timestamp);
+  }
+
+  /** Whether step `step`'s condition may hold for the event on some path (true when it reads the path). */
+  private waitingMayTake(step: number, event: E): boolean {
+    const probe = this.probe;
+    probe.asked = false;
+    return this.steps[step].condition(event, probe) || probe.asked;
+  }
+
+  /**
+   * Sets `state.wait` and `state.oldest` after a change. The step fast path needs every partial match waiting for the
+   * first event of one step after an ignored event (`c` 0, `f` 0) with relaxed or any contiguity and no NOT after its
+   * last step: for such a match an event the step's condition rejects is ignored, and the match stays as it is.
+   */
+  private summarize(state: NfaState<E>): void {
+    const pm = state.pm;
+    const length = pm.length;
+    if (state.held.length !== 0) {
+      state.wait = WAIT_GENERAL;
+      return;
+    }
+    if (length === 0) {
+      state.wait = WAIT_IDLE;
+      return;
+    }
+    const s = pm[0];
+    let oldest = pm[5];
+    for (let r = 0; r < length; r += PM_WIDTH) {
+      if (
+        pm[r] !== s ||
+        s === this.final ||
+        pm[r + 1] !== 0 ||
+        pm[r + 2] === 0 ||
+        pm[r + 4] !== 0 ||
+        this.steps[pm[r + 3]].notFollowedBy.length !== 0
+      ) {
+        state.wait = WAIT_GENERAL;
+        return;
+      }
+      if (pm[r + 5] < oldest) oldest = pm[r + 5];
+    }
+    state.wait = s;
+    state.oldest = oldest;
   }
 
   /** `process` when the state holds something or the event may start a match. */
@@ -212,6 +292,7 @@ export class NFA<E> {
     const completedSeq = this.seq;
     this.event = undefined;
     const matches = this.emit(state, completedSeq);
+    this.summarize(state);
     if (matches.length === 0 && timedOut.length === 0) return NOTHING as NfaResult<E>;
     return { matches, timedOut };
   }
@@ -224,6 +305,7 @@ export class NFA<E> {
     this.doneLength = 0;
     const timedOut = this.expire(state, time);
     const matches = this.emit(state, state.seq);
+    this.summarize(state);
     if (matches.length === 0 && timedOut.length === 0) return NOTHING as NfaResult<E>;
     return { matches, timedOut };
   }
@@ -235,7 +317,9 @@ export class NFA<E> {
 
   /** Rebuilds a state from `snapshot`'s output; throws `CEP_STATE_VERSION` for an unknown format. */
   restore(data: NfaSnapshot<E>): NfaState<E> {
-    return restoreNfaState(data);
+    const state = restoreNfaState(data);
+    this.summarize(state);
+    return state;
   }
 
   /**
@@ -405,7 +489,7 @@ export class NFA<E> {
       const n = pm[r + 7];
       if (pm[r] === this.final && this.tailWaitsForWindow) {
         this.complete(n, pm[r + 6]);
-      } else if (this.hasTail || !this.pathIsMatch(state, n)) {
+      } else if (this.reportTimeouts && (this.hasTail || !this.pathIsMatch(state, n))) {
         // Branches that only differ in where they wait share their path: report the path once. A path that was
         // already emitted as a match (a loop that could have gone on) is not reported again as a timeout.
         seen ??= new Set();
