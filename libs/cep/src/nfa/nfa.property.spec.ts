@@ -270,6 +270,8 @@ describe('NFA against the reference matcher', () => {
           // Calls with partial matches running that the step fast path answered.
           if (waiting && inGeneral.mock.calls.length === generalCalls) waitingCalls++;
           expect(fast.snapshot(a)).toEqual(general.snapshot(b));
+          // isIdle reads the derived summary: it must agree with the lists themselves.
+          expect(fast.isIdle(a)).toBe(a.pm.length === 0 && a.held.length === 0 && a.events === 0);
         }
         expect(show(fast.advanceTime(a, Infinity))).toEqual(show(general.advanceTime(b, Infinity)));
         expect(fast.snapshot(a)).toEqual(general.snapshot(b));

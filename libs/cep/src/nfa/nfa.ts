@@ -328,7 +328,9 @@ export class NFA<E> {
    * keyed store can keep idle keys absent.
    */
   isIdle(state: NfaState<E>): boolean {
-    return state.pm.length === 0 && state.held.length === 0 && state.events === 0;
+    // No partial and no held match leaves no node, hence no event; `wait` says so without reading the lists, which a
+    // store calling this after every event would otherwise fetch from memory once more.
+    return state.wait === WAIT_IDLE;
   }
 
   /** Figures for metrics. */
