@@ -326,6 +326,27 @@ describe('side output and idle state', () => {
     expect(nfa.isIdle(state)).toBe(true);
   });
 
+  it('reports no timeout when reportTimeouts is off, and matches and state are unchanged', () => {
+    const reporting = NFA.compile(loop);
+    const silent = NFA.compile(loop, { reportTimeouts: false });
+    const a = reporting.createState();
+    const b = silent.createState();
+    const input = ['a', 'b', 'a', 'x', 'a', 'b', 'b', 'x', 'x', 'a', 'x'];
+    let timedOut = 0;
+    input.forEach((k, t) => {
+      const r = reporting.process(a, { k }, t * 3);
+      const q = silent.process(b, { k }, t * 3);
+      timedOut += r.timedOut.length;
+      expect(q.matches).toEqual(r.matches);
+      expect(q.timedOut).toEqual([]);
+      expect(silent.snapshot(b)).toEqual(reporting.snapshot(a));
+    });
+    timedOut += reporting.advanceTime(a, 100).timedOut.length;
+    expect(silent.advanceTime(b, 100)).toEqual({ matches: [], timedOut: [] });
+    expect(timedOut).toBeGreaterThan(0);
+    expect(silent.isIdle(b)).toBe(true);
+  });
+
   it('holds a match for a skip strategy while an earlier partial match runs, and releases it on timeout', () => {
     type V = { k: string; v: number };
     const p = Pattern.begin<V>('s')

@@ -73,6 +73,9 @@ interface HeldMatch {
   q: number;
 }
 
+/** Idle states' columns kept per NFA for reuse: enough for the states that go idle and busy again within a window. */
+const POOLED_COLUMNS = 256;
+
 const NO_MATCHES: Match<never>[] = Object.freeze([]) as unknown as Match<never>[];
 const NO_TIMEOUTS: TimedOutMatch<never>[] = Object.freeze([]) as unknown as TimedOutMatch<never>[];
 // Most events complete nothing: answering with one shared, frozen result keeps the hot path allocation-free.
@@ -143,6 +146,13 @@ export class NFA<E> {
   private readonly doneNode: number[] = [];
   private readonly doneStart: number[] = [];
   private doneLength = 0;
+  // Columns of states that went idle, for the next state that needs them: a store drops idle states, and a busy
+  // state's columns live as long as its window, long enough to reach the old generation, so without reuse each
+  // (key, pattern) that goes busy and idle again leaves four arrays of old garbage. Bounded by POOLED_COLUMNS.
+  private readonly pooledEv: (E | null)[][] = [];
+  private readonly pooledEm: number[][] = [];
+  private readonly pooledNd: number[][] = [];
+  private readonly pooledPm: number[][] = [];
   private buf: SharedBufferData<E> | undefined;
   private event: E | undefined;
   private ts = 0;
@@ -210,6 +220,44 @@ export class NFA<E> {
     return this.processInGeneral(state, event, timestamp);
   }
 
+  /** Gives an idle state pooled columns in place of the shared empty ones (see `pooledEv`). */
+  private lendColumns(state: NfaState<E>): void {
+    if ((state.ev as unknown) === NO_NUMBERS && this.pooledEv.length !== 0)
+      state.ev = this.pooledEv.pop() as (E | null)[];
+    if (state.em === NO_NUMBERS && this.pooledEm.length !== 0) state.em = this.pooledEm.pop() as number[];
+    if (state.nd === NO_NUMBERS && this.pooledNd.length !== 0) state.nd = this.pooledNd.pop() as number[];
+    if (state.pm === NO_NUMBERS && this.pooledPm.length !== 0) state.pm = this.pooledPm.pop() as number[];
+  }
+
+  /**
+   * Takes an idle state's columns back into the pool, emptied; the state gets the shared empty ones, as a new state
+   * has. Idle means no partial and no held match, hence no node and no event: the free lists point nowhere useful.
+   */
+  private reclaimColumns(state: NfaState<E>): void {
+    const ev = state.ev as unknown as number[];
+    if (ev !== NO_NUMBERS) {
+      truncate(ev, 0);
+      if (this.pooledEv.length < POOLED_COLUMNS) this.pooledEv.push(state.ev);
+      state.ev = NO_NUMBERS as unknown as (E | null)[];
+    }
+    if (state.em !== NO_NUMBERS) {
+      truncate(state.em, 0);
+      if (this.pooledEm.length < POOLED_COLUMNS) this.pooledEm.push(state.em);
+      state.em = NO_NUMBERS;
+    }
+    if (state.nd !== NO_NUMBERS) {
+      truncate(state.nd, 0);
+      if (this.pooledNd.length < POOLED_COLUMNS) this.pooledNd.push(state.nd);
+      state.nd = NO_NUMBERS;
+    }
+    if (state.pm !== NO_NUMBERS) {
+      if (this.pooledPm.length < POOLED_COLUMNS) this.pooledPm.push(state.pm);
+      state.pm = NO_NUMBERS;
+    }
+    state.ef = -1;
+    state.nf = -1;
+  }
+
   /** Whether step `step`'s condition may hold for the event on some path (true when it reads the path). */
   private waitingMayTake(step: number, event: E): boolean {
     const probe = this.probe;
@@ -231,6 +279,7 @@ export class NFA<E> {
     }
     if (length === 0) {
       state.wait = WAIT_IDLE;
+      this.reclaimColumns(state);
       return;
     }
     const s = pm[0];
@@ -255,6 +304,7 @@ export class NFA<E> {
 
   /** `process` when the state holds something or the event may start a match. */
   private processInGeneral(state: NfaState<E>, event: E, timestamp: number): NfaResult<E> {
+    if (state.wait === WAIT_IDLE) this.lendColumns(state);
     this.doneLength = 0;
     const timedOut = this.expire(state, timestamp);
     this.buf = state;

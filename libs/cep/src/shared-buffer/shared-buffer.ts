@@ -48,7 +48,7 @@ export function addEvent<E>(buf: SharedBufferData<E>, event: E, timestamp: numbe
   const slot = buf.ef;
   if (slot < 0) {
     const at = buf.ev.length;
-    if (at === 0) {
+    if ((buf.ev as unknown) === NO_NUMBERS) {
       buf.ev = [event];
       buf.em = [timestamp, seq, 0];
     } else {
@@ -74,7 +74,7 @@ export function addNode<E>(buf: SharedBufferData<E>, eventSlot: number, step: nu
   if (parent >= 0) nd[parent * 4 + 3]++;
   const id = buf.nf;
   if (id < 0) {
-    if (nd.length === 0) {
+    if (nd === NO_NUMBERS) {
       buf.nd = [eventSlot, step, parent, 0];
       return 0;
     }
