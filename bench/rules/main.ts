@@ -1,5 +1,5 @@
 /**
- * Rules benchmark (run: `npx tsx bench/rules/main.ts`, or `npm run bench:rules`).
+ * Rules benchmark: `npm run bench:rules` (the tsc build, as the engine runs it; `npx tsx bench/rules/main.ts` runs the sources).
  *
  * 1. The same conditions on the same events, compiled (`@cepheus/rules`) and through json-rules-engine 7.3's
  *    `Engine.run` (the reference, in the same process and run): evaluations per second and their ratio.

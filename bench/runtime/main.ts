@@ -11,7 +11,8 @@ import { FileCheckpointStorage, JobRunner, type CheckpointStorage, type JsonValu
 import Redis from 'ioredis';
 import { gaps, throughputJob, type ThroughputParams } from './jobs';
 
-const MODULE = join(__dirname, 'jobs.ts');
+// The worker threads load the jobs module the way this file was loaded: compiled (`npm run bench:runtime`) or tsx.
+const MODULE = join(__dirname, __filename.endsWith('.js') ? 'jobs.js' : 'jobs.ts');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1_000);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 2_000);
