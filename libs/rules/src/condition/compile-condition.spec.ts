@@ -212,6 +212,30 @@ describe('compiled conditions against json-rules-engine', () => {
   });
 });
 
+describe('a fact compared with itself (found by the property above, seed 1325330020)', () => {
+  const steps = { first: [{ event: { a: 1 }, timestamp: 1, id: 'f1' }] };
+  const e: RuleEvent = { event: { a: 2 }, timestamp: 2, id: 'x' };
+  it.each([
+    ['the steps fact without a path', { fact: 'steps' }],
+    ['a step list by path, in both path spellings', { fact: 'steps', path: "$['first']" }],
+  ])('%s equals itself, as in json-rules-engine (one value per fact and run)', async (_name, ref) => {
+    const c: TopLevelCondition = {
+      all: [
+        {
+          fact: 'steps',
+          ...(ref.fact === 'steps' && 'path' in ref ? { path: '$.first' } : {}),
+          operator: 'equal',
+          value: ref,
+        },
+      ],
+    };
+    expect(await reference.run(reference.engineFor(c), e, steps)).toBe(true);
+    expect(compiledAnswer(c, e, steps)).toBe(true);
+    const compiled = compileCondition(c, { operators, facts, stepNames: ['first'] });
+    expect(compiled.explain(e, contextOf(steps)).result).toBe(true);
+  });
+});
+
 describe('compiled conditions: json-rules-engine edge cases, pinned', () => {
   const ev = (event: Record<string, unknown>): RuleEvent => ({ event, timestamp: 5, id: 'x' });
   const test = (c: TopLevelCondition, e: RuleEvent): boolean =>

@@ -1,5 +1,6 @@
-import type { ConditionNode, FactReference, JsonValue, TopLevelCondition } from '../model/rule';
+import type { ConditionNode, FactReference, JsonValue, LeafCondition, TopLevelCondition } from '../model/rule';
 import { FactRegistry, type FactFn, type RuleEvent, type StepContext } from './facts';
+import { parsePath } from './json-path';
 import { OperatorRegistry } from './operators';
 
 /** A compiled condition: synchronous, allocation-free on the common paths, never `eval`. */
@@ -97,7 +98,19 @@ function compileNode(c: ConditionNode, options: ConditionCompileOptions, eventPa
   const valueRef = isFactReference(c.value) ? c.value : undefined;
   let test: ConditionFn;
   let right: FactFn;
-  if (valueRef !== undefined) {
+  if (valueRef !== undefined && sameFact(c, valueRef)) {
+    // json-rules-engine computes a fact once per run (its almanac caches it), so a fact compared with itself meets the
+    // very same value, object identity included; evaluate it once for the same answer.
+    let last: unknown;
+    right = () => last;
+    const once: FactFn = (e, ctx) => (last = left(e, ctx));
+    const l = once;
+    test = (e, ctx) => {
+      const v = l(e, ctx);
+      return op(v, v) === true;
+    };
+    return leafOf(c, valueRef, op, once, right, test);
+  } else if (valueRef !== undefined) {
     right = options.facts.compile(valueRef.fact, valueRef.params, valueRef.path, options.stepNames);
     if (valueRef.fact === 'event') eventPaths.add(valueRef.path ?? '$');
     const r = right;
@@ -107,7 +120,18 @@ function compileNode(c: ConditionNode, options: ConditionCompileOptions, eventPa
     right = () => literal;
     test = (e, ctx) => op(left(e, ctx), literal) === true;
   }
-  const leaf = c;
+  return leafOf(c, valueRef, op, left, right, test);
+}
+
+/** A leaf's test and its explanation (left is evaluated before right, as in `test`). */
+function leafOf(
+  leaf: LeafCondition,
+  valueRef: FactReference | undefined,
+  op: (factValue: unknown, value: unknown) => unknown,
+  left: FactFn,
+  right: FactFn,
+  test: ConditionFn,
+): Node {
   return {
     test,
     explain: (e, ctx) => {
@@ -123,6 +147,24 @@ function compileNode(c: ConditionNode, options: ConditionCompileOptions, eventPa
       }
     },
   };
+}
+
+/** Whether a referenced fact is the leaf's own fact: same name, parameters and path (`$.a` and `$['a']` alike). */
+function sameFact(leaf: LeafCondition, ref: FactReference): boolean {
+  if (leaf.fact !== ref.fact) return false;
+  if (canonicalJson(leaf.params ?? {}) !== canonicalJson(ref.params ?? {})) return false;
+  return (
+    JSON.stringify(parsePath(leaf.path ?? '$') ?? leaf.path) === JSON.stringify(parsePath(ref.path ?? '$') ?? ref.path)
+  );
+}
+
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.keys(value)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
 }
 
 function leafHeader(
