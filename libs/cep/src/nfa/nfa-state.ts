@@ -45,13 +45,15 @@ export interface NfaState<E> extends SharedBufferData<E> {
   dropped: number;
   /**
    * Derived from `pm` and `held` after every change, so that `NFA.process` can answer from this object alone without
-   * reading the lists (with many busy keys each list is a cache miss): `WAIT_IDLE`, `WAIT_GENERAL`, or the step at
+   * reading the lists (with many busy keys each list is a cache miss): `WAIT_IDLE`, `WAIT_GENERAL`, the step at
    * which every partial match waits for its first event after ignoring some (relaxed or any contiguity, no NOT
    * after the last taken step, nothing held), so that an event failing that step's condition leaves them all as
-   * they are. Not part of the snapshot.
+   * they are; or `WAIT_PROCEED - s` for a single partial match right after taking the last event step `s` can take,
+   * whose only way on is one relaxed or any edge, so that an event failing the next step's condition only turns it
+   * into a match waiting at that step. Not part of the snapshot.
    */
   wait: number;
-  /** Earliest first-event timestamp of the partial matches while `wait` is a step (when the first window closes). */
+  /** Earliest first-event timestamp of the partial matches while `wait` is neither idle nor general. */
   oldest: number;
 }
 
@@ -59,6 +61,8 @@ export interface NfaState<E> extends SharedBufferData<E> {
 export const WAIT_IDLE = -2;
 /** `NfaState.wait` of a state that only the general path may change. */
 export const WAIT_GENERAL = -1;
+/** `NfaState.wait` is `WAIT_PROCEED - s` (below it) for a single partial match ready to leave step `s`. */
+export const WAIT_PROCEED = -3;
 
 /** Current snapshot format. */
 export const NFA_SNAPSHOT_VERSION = 1;

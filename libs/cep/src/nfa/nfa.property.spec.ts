@@ -251,6 +251,7 @@ describe('NFA against the reference matcher', () => {
       JSON.stringify([r.matches.map(ids), r.timedOut.map((t) => `${t.timeoutTimestamp}|${ids(t.match)}`)]);
     let idleCalls = 0;
     let waitingCalls = 0;
+    let proceedCalls = 0;
     fc.assert(
       fc.property(fc.oneof(patternSpec, waitingPatternSpec), longEventsArb, (spec, events) => {
         const pattern = build(spec);
@@ -260,15 +261,18 @@ describe('NFA against the reference matcher', () => {
         const a = fast.createState();
         const b = general.createState();
         const inGeneral = jest.spyOn(fast as unknown as { processInGeneral: () => unknown }, 'processInGeneral');
+        const proceed = jest.spyOn(fast as unknown as { proceedQuietly: () => boolean }, 'proceedQuietly');
         for (const { event, timestamp } of events) {
           const idle = fast.isIdle(a);
-          const waiting = a.wait >= 0;
+          const wait = a.wait;
           const generalCalls = inGeneral.mock.calls.length;
+          const quietCalls = proceed.mock.results.filter((r) => r.value === true).length;
           const out = show(fast.process(a, event, timestamp));
           expect(out).toEqual(show(general.process(b, event, timestamp)));
           if (idle && fast.isIdle(a) && out === '[[],[]]') idleCalls++;
-          // Calls with partial matches running that the step fast path answered.
-          if (waiting && inGeneral.mock.calls.length === generalCalls) waitingCalls++;
+          // Calls with partial matches running that a fast path answered: waiting at a step, or ready to proceed.
+          if (wait >= 0 && inGeneral.mock.calls.length === generalCalls) waitingCalls++;
+          if (proceed.mock.results.filter((r) => r.value === true).length > quietCalls) proceedCalls++;
           expect(fast.snapshot(a)).toEqual(general.snapshot(b));
           // isIdle reads the derived summary: it must agree with the lists themselves.
           expect(fast.isIdle(a)).toBe(a.pm.length === 0 && a.held.length === 0 && a.events === 0);
@@ -280,7 +284,8 @@ describe('NFA against the reference matcher', () => {
     );
     // Calls that found the state idle and left it idle without output: the ones the idle fast path answers.
     expect(idleCalls).toBeGreaterThan(params.numRuns / 4);
-    // Rarer: the state must wait after an ignored event, and the event must start nothing (seed 42 gives ~120).
+    // Rarer: the state must wait (or be ready to proceed), and the event must start nothing (seed 42 gives ~120).
     expect(waitingCalls).toBeGreaterThan(params.numRuns / 40);
+    expect(proceedCalls).toBeGreaterThan(params.numRuns / 100); // seed 42 gives ~60
   });
 });

@@ -12,7 +12,16 @@ import type { NfaSnapshot, NfaState } from './nfa-state';
 // every use of an imported binding into a getter call on the exporting module, and those calls took about half the
 // time of 100 patterns over one key; constants bound once are plain reads there and in tsc's output alike.
 const { addEvent, addNode, NO_NUMBERS, nodeRefs, pathSeqs, pathSteps, releaseNode, retainNode } = sharedBuffer;
-const { createNfaState, HELD_WIDTH, PM_WIDTH, restoreNfaState, snapshotNfaState, WAIT_GENERAL, WAIT_IDLE } = nfaState;
+const {
+  createNfaState,
+  HELD_WIDTH,
+  PM_WIDTH,
+  restoreNfaState,
+  snapshotNfaState,
+  WAIT_GENERAL,
+  WAIT_IDLE,
+  WAIT_PROCEED,
+} = nfaState;
 
 /** A complete match: step name to the events it took, in order (steps that took nothing are absent). */
 export type Match<E> = Record<string, E[]>;
@@ -220,6 +229,27 @@ export class NFA<E> {
     return this.processInGeneral(state, event, timestamp);
   }
 
+  /**
+   * A third fast path: the single partial match has just taken the last event its step can take, and its only way
+   * on is one relaxed (or any) edge. An event inside the window that the next step and the entry steps reject turns
+   * it into a match waiting at the next step (what the general path's PROCEED, ignore and release amount to), with
+   * no node touched. Returns false, changing nothing, when the general path must run.
+   */
+  private proceedQuietly(state: NfaState<E>, wait: number, event: E, timestamp: number): boolean {
+    if (timestamp - state.oldest >= this.window) return false;
+    const edge = this.steps[WAIT_PROCEED - wait].proceed[0];
+    if (this.waitingMayTake(edge.to, event) || this.starts(event)) return false;
+    const pm = state.pm;
+    pm[0] = edge.to;
+    pm[1] = 0;
+    pm[2] = edge.cont;
+    pm[4] = 0;
+    state.seq++;
+    // What summarize finds for this match: its last step has no NOT (required for WAIT_PROCEED), contiguity not strict.
+    state.wait = edge.to;
+    return true;
+  }
+
   /** Gives an idle state pooled columns in place of the shared empty ones (see `pooledEv`). */
   private lendColumns(state: NfaState<E>): void {
     if ((state.ev as unknown) === NO_NUMBERS && this.pooledEv.length !== 0)
@@ -284,6 +314,24 @@ export class NFA<E> {
     }
     const s = pm[0];
     let oldest = pm[5];
+    if (length === PM_WIDTH && pm[4] === 1 && s !== this.final) {
+      const step = this.steps[s];
+      const last = this.steps[pm[3]];
+      const edge = step.proceed.length === 1 ? step.proceed[0] : undefined;
+      if (
+        edge !== undefined &&
+        pm[1] >= step.max &&
+        edge.cont !== 0 &&
+        edge.via.length === 0 &&
+        edge.to !== this.final &&
+        last.notNext.length === 0 &&
+        last.notFollowedBy.length === 0
+      ) {
+        state.wait = WAIT_PROCEED - s;
+        state.oldest = oldest;
+        return;
+      }
+    }
     for (let r = 0; r < length; r += PM_WIDTH) {
       if (
         pm[r] !== s ||
@@ -304,7 +352,12 @@ export class NFA<E> {
 
   /** `process` when the state holds something or the event may start a match. */
   private processInGeneral(state: NfaState<E>, event: E, timestamp: number): NfaResult<E> {
-    if (state.wait === WAIT_IDLE) this.lendColumns(state);
+    const wait = state.wait;
+    // Checked here rather than in process, which must stay small enough to be inlined.
+    if (wait <= WAIT_PROCEED && this.fastPath && this.proceedQuietly(state, wait, event, timestamp)) {
+      return NOTHING as NfaResult<E>;
+    }
+    if (wait === WAIT_IDLE) this.lendColumns(state);
     this.doneLength = 0;
     const timedOut = this.expire(state, timestamp);
     this.buf = state;
