@@ -8,7 +8,7 @@ import { durationMs } from '../model/duration';
 import type { AggregateRule, Rule, SequenceRule, TopLevelCondition } from '../model/rule';
 import { validateRule } from '../schema/validate-rule';
 import { compileSequence, type RuleNfa } from '../sequence/compile-sequence';
-import { guardOf, type RuleGuard } from './rule-guard';
+import { guardsOf, type RuleGuard } from './rule-guard';
 import { stateShapeOf } from './state-compatibility';
 
 /** Counters a compiled rule keeps while it runs. */
@@ -28,6 +28,8 @@ interface CompiledRuleBase {
   readonly stateShape: string;
   /** When set, only events with a value in `values` at `path` can matter to the rule. */
   readonly guard: RuleGuard | undefined;
+  /** Every necessary equality (`guard` is the first); the rule set indexes the rule on the most selective one. */
+  readonly guards: readonly RuleGuard[];
   readonly effectiveFrom: number;
   readonly template: CompiledTemplate;
   readonly stats: RuleStats;
@@ -141,7 +143,7 @@ function build(
       ...base,
       kind: 'aggregate',
       rule,
-      guard: a.filter === undefined ? undefined : guardOf([a.filter]),
+      ...guardFields(a.filter === undefined ? [] : guardsOf([a.filter])),
       filter: filter === undefined ? undefined : { ...filter, test: safe(filter.test, stats) },
       field: a.field,
       fieldGetter: a.field === undefined ? undefined : getterOf(a.field),
@@ -171,7 +173,7 @@ function build(
     ...base,
     kind: 'sequence',
     rule,
-    guard: sequenceGuard(rule),
+    ...guardFields(sequenceGuards(rule)),
     nfa,
     steps,
     withinMs,
@@ -188,15 +190,19 @@ function build(
  * contiguity (`next`, `notNext`, `consecutive`) an unrelated event breaks a partial match, so such rules see every
  * event. Otherwise the guard is the union of every step's (and `until`'s) guard, and absent if one has none.
  */
-function sequenceGuard(rule: SequenceRule): RuleGuard | undefined {
+function sequenceGuards(rule: SequenceRule): RuleGuard[] {
   const steps = rule.sequence.steps;
   if (steps.some((s) => s.contiguity === 'next' || s.contiguity === 'notNext' || s.consecutive === true)) {
-    return undefined;
+    return [];
   }
   const conditions: TopLevelCondition[] = [];
   for (const s of steps) {
     conditions.push(s.condition);
     if (s.until !== undefined) conditions.push(s.until);
   }
-  return guardOf(conditions);
+  return guardsOf(conditions);
+}
+
+function guardFields(guards: RuleGuard[]): { guard: RuleGuard | undefined; guards: readonly RuleGuard[] } {
+  return { guard: guards[0], guards };
 }

@@ -68,6 +68,50 @@ describe('routeEvent', () => {
     expect(ids({ type: 'other' })).toEqual(['by-card-and-device']);
   });
 
+  it("indexes each rule on its most selective guard: per-merchant rules meet only their merchant's payments", () => {
+    const perMerchant = (i: number): unknown =>
+      countRule(`merchant-${i}`, ['cardId'], {
+        all: [
+          { fact: 'event', path: '$.type', operator: 'equal', value: 'payment' },
+          { fact: 'event', path: '$.amount', operator: 'greaterThan', value: 250 },
+          { fact: 'event', path: '$.merchantId', operator: 'equal', value: `m-${i}` },
+        ],
+      });
+    const merchants = new RuleSet(
+      [
+        ...Array.from({ length: 20 }, (_, i) => perMerchant(i)),
+        countRule('all-payments', ['cardId'], typeIs('payment')),
+      ].map((r) => compileRule(r)),
+    );
+    const ids = (e: Record<string, unknown>): string[] =>
+      merchants
+        .candidates(e)
+        .map((r) => r.id)
+        .sort();
+    expect(compileRule(perMerchant(3)).guards.map((g) => g.path)).toEqual(['$.type', '$.merchantId']);
+    expect(ids({ type: 'payment', merchantId: 'm-3' })).toEqual(['all-payments', 'merchant-3']);
+    expect(ids({ type: 'payment', merchantId: 'm-99' })).toEqual(['all-payments']);
+    // Candidates are a superset of the rules that can match: a refund at m-3 meets merchant-3, whose filter rejects it.
+    expect(ids({ type: 'refund', merchantId: 'm-3' })).toEqual(['merchant-3']);
+  });
+
+  it('takes an any as a guard only on a path every alternative guards, with the union of their values', () => {
+    const rule = compileRule(
+      countRule('either', ['cardId'], {
+        any: [
+          {
+            all: [
+              { fact: 'event', path: '$.type', operator: 'equal', value: 'a' },
+              { fact: 'event', path: '$.x', operator: 'equal', value: 1 },
+            ],
+          },
+          { fact: 'event', path: '$.type', operator: 'in', value: ['b', 'c'] },
+        ],
+      }),
+    );
+    expect(rule.guards).toEqual([{ path: '$.type', values: ['a', 'b', 'c'] }]);
+  });
+
   it('does not route to a grouping whose fields are missing or not scalar', () => {
     expect(set.route({ type: 'login', deviceId: { id: 1 } })).toEqual([]);
     expect(set.route({ type: 'payment', cardId: 7 })).toEqual([
