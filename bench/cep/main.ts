@@ -5,7 +5,8 @@
  *   1. square then triangle, strict contiguity (`next`), within a window;
  *   2. `a followedByAny b.oneOrMore() followedBy c` within a window (branching partial matches);
  *   3. 100 patterns at once over one stream (each event goes through 100 NFAs); also the cost of one call that finds
- *      the state idle and the event starting nothing (the fast path most of those calls take).
+ *      the state idle and the event starting nothing (the fast path most of those calls take). Run twice: as is, and
+ *      compiled with `reportTimeouts: false`, as a caller that reads only matches (this benchmark) would.
  * Prints medians of several runs, one figure a line as `name: value unit`; state size is the JSON length of the
  * checkpoint snapshots per key, taken at half and at the end of the stream (flat when the window slides); idle
  * (key, pattern) pairs store nothing, as `NFA.isIdle` allows. The headline figure, printed last, is scenario 1 with
