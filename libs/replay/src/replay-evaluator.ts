@@ -1,5 +1,6 @@
 import {
   EventDecoder,
+  EventTimeGate,
   type DecodedEvent,
   type DecodeFailureReason,
   type EmittedAlert,
@@ -8,13 +9,10 @@ import {
 } from '@cepheus/kafka';
 import { RulesPartitionProcessor, type RulesPartitionProcessorOptions, type RulesPartitionState } from '@cepheus/job';
 
-const NO_WATERMARK = Number.MIN_SAFE_INTEGER;
-
 interface PartitionRun {
   state: RulesPartitionState;
-  watermark: number;
-  maxTimestamp: number;
-  buffer: DecodedEvent[];
+  /** The live job's own event-time gate, so that events reach the processor in the same order at the same watermarks. */
+  time: EventTimeGate<DecodedEvent>;
 }
 
 export interface ReplayEvaluatorOptions extends RulesPartitionProcessorOptions {
@@ -24,10 +22,10 @@ export interface ReplayEvaluatorOptions extends RulesPartitionProcessorOptions {
 }
 
 /**
- * Evaluates rules over events exactly as the live Kafka job does (libs/kafka/src/job/kafka-rule-job.ts, `onMessage`
- * and `advance`): per partition, the watermark is the largest event time seen minus the allowed disorder, events wait
- * until the watermark passes them and are then processed in event-time order (stable for equal times), events behind
- * the watermark are late. Same processor, same decoder, same event ids: the same alert ids.
+ * Evaluates rules over events exactly as the live Kafka job does (its `onMessage`, with the same `EventTimeGate`): per
+ * partition, the watermark is the largest event time seen minus the allowed disorder, events wait until the watermark
+ * passes them and are then processed in event-time order (stable for equal times), events behind the watermark are
+ * late. Same processor, same decoder, same event ids: the same alert ids.
  */
 export class ReplayEvaluator {
   readonly processor: RulesPartitionProcessor;
@@ -55,12 +53,7 @@ export class ReplayEvaluator {
   process(partition: number, messages: readonly RawMessage[]): EmittedAlert[] {
     let run = this.runs.get(partition);
     if (!run) {
-      run = {
-        state: this.processor.createPartitionState(),
-        watermark: NO_WATERMARK,
-        maxTimestamp: NO_WATERMARK,
-        buffer: [],
-      };
+      run = { state: this.processor.createPartitionState(), time: new EventTimeGate(this.outOfOrdernessMs) };
       this.runs.set(partition, run);
     }
     const out: EmittedAlert[] = [];
@@ -71,15 +64,13 @@ export class ReplayEvaluator {
         this.deadLetters[decoded.reason] = (this.deadLetters[decoded.reason] ?? 0) + 1;
         continue;
       }
-      const event = decoded.event;
-      if (event.timestamp < run.watermark) {
+      const watermarkBefore = run.time.watermark;
+      const ready = run.time.offer(decoded.event);
+      if (ready === undefined) {
         this.deadLetters.LATE_EVENT = (this.deadLetters.LATE_EVENT ?? 0) + 1;
         continue;
       }
-      run.buffer.push(event);
-      if (event.timestamp > run.maxTimestamp) run.maxTimestamp = event.timestamp;
-      const watermark = run.maxTimestamp - this.outOfOrdernessMs;
-      if (watermark > run.watermark) this.advance(run, watermark, out);
+      this.release(run, ready, watermarkBefore, out);
     }
     return out;
   }
@@ -90,19 +81,24 @@ export class ReplayEvaluator {
    */
   flush(to: number): EmittedAlert[] {
     const out: EmittedAlert[] = [];
-    for (const run of this.runs.values()) if (to > run.watermark) this.advance(run, to, out);
+    for (const run of this.runs.values()) {
+      const watermarkBefore = run.time.watermark;
+      this.release(run, run.time.advanceTo(to), watermarkBefore, out);
+    }
     return out;
   }
 
-  private advance(run: PartitionRun, watermark: number, out: EmittedAlert[]): void {
-    const ready: DecodedEvent[] = [];
-    const waiting: DecodedEvent[] = [];
-    for (const event of run.buffer) (event.timestamp <= watermark ? ready : waiting).push(event);
-    ready.sort((a, b) => a.timestamp - b.timestamp);
-    run.buffer = waiting;
+  /** What the live job's `onMessage` does with released events: process them, then advance the watermark if it moved. */
+  private release(
+    run: PartitionRun,
+    ready: readonly DecodedEvent[],
+    watermarkBefore: number,
+    out: EmittedAlert[],
+  ): void {
     for (const event of ready) this.collect(this.processor.processEvent(run.state, event), out);
-    run.watermark = watermark;
-    this.collect(this.processor.advanceWatermark(run.state, watermark), out);
+    if (run.time.watermark > watermarkBefore) {
+      this.collect(this.processor.advanceWatermark(run.state, run.time.watermark), out);
+    }
   }
 
   private collect(alerts: EmittedAlert[], out: EmittedAlert[]): void {
