@@ -7,11 +7,8 @@ import { startEngine, type EngineProcess } from '../support/engine-process';
 import { uniqueName } from '../support/services';
 import { apiTopicEnv, engineTopicEnv, kafka, testTopics, TopicTail } from '../support/topics';
 
-/**
- * How many events the cancellation test replays. The issue asks for 1M; producing 1M costs ~30 s on this machine kind
- * and the rules evaluate at a few 10k events/s, so the test replays 300k (one rule) and `npm run bench:replay` 1M.
- */
-const LARGE = Number(process.env.CEPHEUS_REPLAY_TEST_EVENTS ?? 300_000);
+/** How many events the cancellation test replays: the issue's 1M (CEPHEUS_REPLAY_TEST_EVENTS for a quicker local run). */
+const LARGE = Number(process.env.CEPHEUS_REPLAY_TEST_EVENTS ?? 1_000_000);
 
 interface AlertBody {
   alertId: string;
@@ -286,7 +283,7 @@ describe('replays reproduce the live run', () => {
     const big = fraudMessages({ seed: 3, payments: LARGE, cards: 20_000, planted: 0 });
     const start = Date.now();
     await produceFast(topics.events, big);
-    // One rule, as a candidate: self-contained, and slow enough (~10k events/s here) to be caught halfway.
+    // One rule, as a candidate: self-contained; 1M events take long enough to be caught halfway.
     const travel = FRAUD_RULES.find((r) => (r as { id: string }).id === 'fraud-impossible-travel');
     const started = await request(api.url)
       .post('/replays')
@@ -324,5 +321,5 @@ describe('replays reproduce the live run', () => {
     expect(final.summary!.eventsRead).toBeGreaterThan(seen[0] ?? 0);
     expect(final.summary!.eventsRead).toBeLessThan(LARGE);
     expect(seen.length).toBeGreaterThanOrEqual(2);
-  }, 150_000);
+  }, 240_000);
 });
