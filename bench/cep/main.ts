@@ -1,5 +1,5 @@
 /**
- * CEP library benchmark: `npx tsx bench/cep/main.ts` (or `npm run bench:cep`).
+ * CEP library benchmark: `npm run bench:cep` (tsc build, then `node dist/bench/cep/main.js`).
  *
  * Scenarios, each with one key and with 10,000 keys (one NFA, one state per key, events in timestamp order):
  *   1. square then triangle, strict contiguity (`next`), within a window;
