@@ -6,7 +6,7 @@
  * its produce to its arrival at a read_committed consumer. Figures: `name: value unit`, the headline (engine / raw
  * pipe ratio) last.
  *
- * Environment: KAFKA_BROKERS (else a broker is started), BENCH_E2E_EVENTS (default 100000), BENCH_E2E_RUNS (3),
+ * Environment: KAFKA_BROKERS (else a broker is started), BENCH_E2E_EVENTS (default 300000), BENCH_E2E_RUNS (3),
  * BENCH_E2E_PROBE_EVERY (10), BENCH_E2E_ONLY (`latency`, `raw` or `engine`: one part alone, for tuning), BENCH_CHILD_NODE_ARGS
  * (node flags for the engine processes, e.g. `--cpu-prof`).
  */
@@ -16,7 +16,7 @@ import { spawnEngine, type EngineProcess } from '../support/engine-process';
 import { createTopics } from '../support/kafka-topics';
 import { ensureKafka, ensureRedis, figure, median, percentile } from '../support/services';
 
-const EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 100_000);
+const EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 300_000);
 const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
 const PARTITIONS = 4;
 const CHECKPOINT_MS = 1000;
@@ -119,6 +119,7 @@ async function rawPipe(kafka: Kafka, input: string, output: string, count: numbe
 }
 
 async function engineRun(
+  kafka: Kafka,
   brokers: string,
   redisUrl: string,
   topics: Record<string, string>,
@@ -141,23 +142,26 @@ async function engineRun(
     Array.from({ length: engines }, (_, i) => spawnEngine({ ...env, CEPHEUS_INSTANCE_ID: `${jobId}-${i}` })),
   );
   try {
-    const deadline = Date.now() + 600_000;
-    for (;;) {
-      if (Date.now() > deadline) throw new Error(`the engines did not finish ${count} events within 10 minutes`);
-      const stats = await Promise.all(running.map((e) => e.instance()));
-      const total = stats.reduce((sum, s) => sum + Number(s.eventsIn), 0);
-      if (total >= count) {
-        // Wait for the last checkpoint, so that the figure includes committing the output exactly once.
-        await new Promise((r) => setTimeout(r, CHECKPOINT_MS * 1.5));
-        const done = await Promise.all(running.map((e) => e.instance()));
-        if (done.some((s) => Object.values(s.lagByPartition as Record<string, number>).some((lag) => lag > 0)))
-          continue;
-        // The engines' own clocks: from the first event read to the last, across the processes.
-        const first = Math.min(...done.filter((s) => Number(s.firstEventAt) > 0).map((s) => Number(s.firstEventAt)));
-        const last = Math.max(...done.map((s) => Number(s.lastEventAt)));
-        return (count / Math.max(1, last - first)) * 1000;
+    // From the first event an engine read to the moment the consumer group's committed offsets cover every event: the
+    // last checkpoint's transaction (state stored, alerts and offsets committed) is inside the figure.
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const deadline = Date.now() + 600_000;
+      for (;;) {
+        if (Date.now() > deadline) throw new Error(`the engines did not commit ${count} events within 10 minutes`);
+        const offsets = await admin.fetchOffsets({ groupId: `cepheus-${jobId}`, topics: [topics.events] });
+        const committed = (offsets[0]?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+        if (committed >= count) {
+          const end = Date.now();
+          const stats = await Promise.all(running.map((e) => e.instance()));
+          const first = Math.min(...stats.filter((s) => Number(s.firstEventAt) > 0).map((s) => Number(s.firstEventAt)));
+          return (count / Math.max(1, end - first)) * 1000;
+        }
+        await new Promise((r) => setTimeout(r, 20));
       }
-      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await admin.disconnect();
     }
   } finally {
     await Promise.all(running.map((e) => e.stop()));
@@ -307,7 +311,7 @@ async function main(): Promise<void> {
       return;
     }
     if (process.env.BENCH_E2E_ONLY === 'engine') {
-      figure('engine_1proc_eos_events_per_s', await engineRun(brokers, redisUrl, topics, 1, EVENTS), 'events/s');
+      figure('engine_1proc_eos_events_per_s', await engineRun(kafka, brokers, redisUrl, topics, 1, EVENTS), 'events/s');
       return;
     }
     const raw: number[] = [];
@@ -315,8 +319,8 @@ async function main(): Promise<void> {
     const two: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       raw.push(await rawPipe(kafka, topics.events, topics.raw, EVENTS));
-      one.push(await engineRun(brokers, redisUrl, topics, 1, EVENTS));
-      two.push(await engineRun(brokers, redisUrl, topics, 2, EVENTS));
+      one.push(await engineRun(kafka, brokers, redisUrl, topics, 1, EVENTS));
+      two.push(await engineRun(kafka, brokers, redisUrl, topics, 2, EVENTS));
     }
     figure('raw_pipe_eos_events_per_s', median(raw), 'events/s');
     figure('engine_1proc_eos_events_per_s', median(one), 'events/s');

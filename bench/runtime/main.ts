@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { ensureRedis } from '../support/services';
 import { RedisCheckpointStorage } from '@cepheus/redis';
 import { FileCheckpointStorage, JobRunner, type CheckpointStorage, type JsonValue } from '@cepheus/runtime';
 import Redis from 'ioredis';
@@ -67,9 +67,7 @@ async function openStorage(backend: Backend): Promise<{ storage: CheckpointStora
       cleanup: () => rm(dir, { recursive: true, force: true }),
     };
   }
-  const url = execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'redis.mjs'), 'start'], {
-    encoding: 'utf8',
-  }).trim();
+  const url = ensureRedis();
   const redis = new Redis(url);
   const prefix = `cepheus-bench-${Date.now()}`;
   return {
