@@ -7,7 +7,7 @@
  * pipe ratio) last.
  *
  * Environment: KAFKA_BROKERS (else a broker is started), BENCH_E2E_EVENTS (default 300000), BENCH_E2E_RUNS (3),
- * BENCH_E2E_PROBE_EVERY (10), BENCH_E2E_ONLY (`latency`, `raw` or `engine`: one part alone, for tuning), BENCH_CHILD_NODE_ARGS
+ * BENCH_E2E_PROBE_EVERY (10), BENCH_E2E_ONLY (`latency`, `alo`, `raw` or `engine`: one part alone, for tuning), BENCH_CHILD_NODE_ARGS
  * (node flags for the engine processes, e.g. `--cpu-prof`).
  */
 import { randomUUID } from 'node:crypto';
@@ -308,6 +308,12 @@ async function main(): Promise<void> {
     }
     if (process.env.BENCH_E2E_ONLY === 'raw') {
       figure('raw_pipe_eos_events_per_s', await rawPipe(kafka, topics.events, topics.raw, EVENTS), 'events/s');
+      return;
+    }
+    if (process.env.BENCH_E2E_ONLY === 'alo') {
+      const alo = await latency(kafka, brokers, redisUrl, 'at-least-once', 1000, 10_000, 10, PROBE_EVERY);
+      figure('latency_alo_p50_at_10k_per_s', alo.p50, 'ms');
+      figure('latency_alo_p99_at_10k_per_s', alo.p99, 'ms');
       return;
     }
     if (process.env.BENCH_E2E_ONLY === 'engine') {

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { isCepheusError } from '@cepheus/common';
-import type { DecodedEvent, EmittedAlert, PartitionProcessor, RuleRecord, RuleStatusReport } from '@cepheus/kafka';
+import type {
+  DecodedEvent,
+  EmittedAlert,
+  PartitionProcessor,
+  PartitionSnapshot,
+  RuleRecord,
+  RuleStatusReport,
+} from '@cepheus/kafka';
 import {
   compileRule,
   EXAMPLE_FACTS,
@@ -21,6 +28,8 @@ export interface RulesPartitionState {
   wakeUps: WakeUpQueue;
   /** The rule-set generation this state was last swept against (deleted rules' state goes at the next sweep). */
   generation: number;
+  /** A snapshot being taken a slice at a time: the keys it still has to encode, and what it encoded so far. */
+  snapshot?: { todo: Set<string>; parts: string[] };
 }
 
 export interface RulesPartitionProcessorOptions {
@@ -119,6 +128,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
         state.keys.set(route.key, keyState);
       }
       this.evaluations += route.ruleIds.length;
+      if (state.snapshot !== undefined) this.keepForSnapshot(state, route.key, keyState);
       const alerts = this.evaluator.process(keyState, route, payload, event.timestamp);
       state.wakeUps.set(route.key, this.evaluator.nextWakeUp(keyState));
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
@@ -132,6 +142,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     for (const key of due) {
       const keyState = state.keys.get(key);
       if (keyState === undefined) continue;
+      if (state.snapshot !== undefined) this.keepForSnapshot(state, key, keyState);
       const alerts = this.evaluator.advanceTime(keyState, key, watermark);
       if (keyState.size === 0) state.keys.delete(key);
       else state.wakeUps.set(key, this.evaluator.nextWakeUp(keyState));
@@ -144,6 +155,35 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     const keys: Array<[string, JsonValue]> = [];
     for (const [key, keyState] of state.keys) keys.push([key, this.evaluator.snapshot(keyState)]);
     return Buffer.from(JSON.stringify({ v: 1, keys }));
+  }
+
+  /**
+   * The same bytes as `snapshotPartition` at this moment, encoded a slice of keys at a time so that events go on being
+   * processed in between (copy-on-write per key: a key is encoded before its first change). One snapshot at a time
+   * per partition state; a new one replaces an unfinished one.
+   */
+  beginSnapshot(state: RulesPartitionState): PartitionSnapshot {
+    const progress = { todo: new Set(state.keys.keys()), parts: [] as string[] };
+    state.snapshot = progress;
+    const done = (): boolean => {
+      if (progress.todo.size > 0) return false;
+      if (state.snapshot === progress) state.snapshot = undefined;
+      return true;
+    };
+    return {
+      step: (budget) => {
+        if (state.snapshot !== progress) throw new Error('a newer snapshot of this partition replaced this one');
+        for (const key of progress.todo) {
+          if (budget-- <= 0) break;
+          this.keepForSnapshot(state, key, state.keys.get(key));
+        }
+        return done();
+      },
+      bytes: () => {
+        if (!done()) throw new Error('the snapshot is not finished: call step until it returns true');
+        return Buffer.from(`{"v":1,"keys":[${progress.parts.join(',')}]}`);
+      },
+    };
   }
 
   restorePartition(data: Uint8Array): RulesPartitionState {
@@ -211,6 +251,13 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     this.evaluator = new RuleEvaluator([...this.applied.values()].map((a) => a.compiled));
     this.generation += 1;
     this.digest = digestOf(this.applied);
+  }
+
+  /** Encodes a key into the snapshot in progress before it changes (or is dropped), if the snapshot still needs it. */
+  private keepForSnapshot(state: RulesPartitionState, key: string, keyState: KeyState | undefined): void {
+    const progress = state.snapshot as { todo: Set<string>; parts: string[] };
+    if (!progress.todo.delete(key) || keyState === undefined) return;
+    progress.parts.push(JSON.stringify([key, this.evaluator.snapshot(keyState)]));
   }
 
   /** After a rule change: every key is visited once, so that state of deleted or replaced rules is dropped. */

@@ -33,7 +33,21 @@ export interface PartitionProcessor<S> {
   /** Event time moved to `watermark`: windows close, sequences time out. */
   advanceWatermark(state: S, watermark: number): EmittedAlert[];
   snapshotPartition(state: S): Uint8Array;
+  /**
+   * Optional: starts a snapshot of the state as it is now, taken a slice at a time (`step`) while processing goes on;
+   * the processor keeps it exact by writing a key's state into the snapshot before it first changes it. Without it,
+   * the job calls `snapshotPartition`, which stops processing for as long as the whole state takes to encode.
+   */
+  beginSnapshot?(state: S): PartitionSnapshot;
   restorePartition(data: Uint8Array): S;
   /** Counters for metrics, e.g. keys, partial matches. */
   partitionStats?(state: S): Record<string, number>;
+}
+
+/** A snapshot in progress (see `PartitionProcessor.beginSnapshot`); the bytes equal what `snapshotPartition` gives. */
+export interface PartitionSnapshot {
+  /** Encodes up to `budget` more keys; true once every key is in. */
+  step(budget: number): boolean;
+  /** The encoded state, once `step` returned true. */
+  bytes(): Uint8Array;
 }
