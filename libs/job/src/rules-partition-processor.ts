@@ -28,8 +28,28 @@ export interface RulesPartitionState {
   wakeUps: WakeUpQueue;
   /** The rule-set generation this state was last swept against (deleted rules' state goes at the next sweep). */
   generation: number;
-  /** A snapshot being taken a slice at a time: the keys it still has to encode, and what it encoded so far. */
-  snapshot?: { todo: Set<string>; parts: string[] };
+  /** A snapshot being taken a slice at a time (see `beginSnapshot`). */
+  snapshot?: SnapshotProgress;
+}
+
+/** The keys a snapshot still has to encode, and what it encoded so far. */
+interface SnapshotProgress {
+  todo: Set<string>;
+  /** Encoded keys as bytes, in pieces of about SNAPSHOT_CHUNK_CHARS: no megabyte string to join and encode at the end. */
+  chunks: Buffer[];
+  /** Encoded keys not yet in `chunks`, each `[key,state]` with a leading comma but for the very first. */
+  pending: string[];
+  pendingChars: number;
+  empty: boolean;
+}
+
+const SNAPSHOT_CHUNK_CHARS = 256 * 1024;
+
+function flushPending(progress: SnapshotProgress): void {
+  if (progress.pending.length === 0) return;
+  progress.chunks.push(Buffer.from(progress.pending.join('')));
+  progress.pending = [];
+  progress.pendingChars = 0;
 }
 
 export interface RulesPartitionProcessorOptions {
@@ -163,7 +183,13 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
    * per partition state; a new one replaces an unfinished one.
    */
   beginSnapshot(state: RulesPartitionState): PartitionSnapshot {
-    const progress = { todo: new Set(state.keys.keys()), parts: [] as string[] };
+    const progress: SnapshotProgress = {
+      todo: new Set(state.keys.keys()),
+      chunks: [],
+      pending: [],
+      pendingChars: 0,
+      empty: true,
+    };
     state.snapshot = progress;
     const done = (): boolean => {
       if (progress.todo.size > 0) return false;
@@ -181,7 +207,8 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       },
       bytes: () => {
         if (!done()) throw new Error('the snapshot is not finished: call step until it returns true');
-        return Buffer.from(`{"v":1,"keys":[${progress.parts.join(',')}]}`);
+        flushPending(progress);
+        return Buffer.concat([Buffer.from('{"v":1,"keys":['), ...progress.chunks, Buffer.from(']}')]);
       },
     };
   }
@@ -255,9 +282,13 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
 
   /** Encodes a key into the snapshot in progress before it changes (or is dropped), if the snapshot still needs it. */
   private keepForSnapshot(state: RulesPartitionState, key: string, keyState: KeyState | undefined): void {
-    const progress = state.snapshot as { todo: Set<string>; parts: string[] };
+    const progress = state.snapshot as SnapshotProgress;
     if (!progress.todo.delete(key) || keyState === undefined) return;
-    progress.parts.push(JSON.stringify([key, this.evaluator.snapshot(keyState)]));
+    const part = JSON.stringify([key, this.evaluator.snapshot(keyState)]);
+    progress.pending.push(progress.empty ? part : `,${part}`);
+    progress.empty = false;
+    progress.pendingChars += part.length;
+    if (progress.pendingChars >= SNAPSHOT_CHUNK_CHARS) flushPending(progress);
   }
 
   /** After a rule change: every key is visited once, so that state of deleted or replaced rules is dropped. */

@@ -12,7 +12,7 @@ import { EagerSender } from '../sink/eager-sender';
 import { RulesTopicReader, type RuleRecord } from '../source/rules-topic-reader';
 import { DEFAULT_TOPIC_NAMES, ensureTopics, type CepheusTopicNames } from '../topics/topic-config';
 import { EventTimeGate, type EventTimeGateState } from './event-time-gate';
-import type { EmittedAlert, PartitionProcessor, RuleStatusReport } from './partition-processor';
+import type { EmittedAlert, PartitionProcessor, PartitionSnapshot, RuleStatusReport } from './partition-processor';
 
 /** The few logging calls the job makes; pino's logger fits. */
 export interface JobLogger {
@@ -97,6 +97,23 @@ interface PartitionRun<S> {
   output: OutputRecord[];
 }
 
+/**
+ * How long a snapshot encodes before the batch loop gets its turn, and in steps of how many keys: a key's state can
+ * take tens of microseconds to encode, so slices are bounded by time, not by a key count.
+ */
+const SNAPSHOT_SLICE_MS = 4;
+const SNAPSHOT_STEP_KEYS = 32;
+
+/** A partition as a checkpoint took it under the lock: its state as bytes, or a snapshot still being encoded. */
+interface SnapshotCapture<S> {
+  run: PartitionRun<S>;
+  offset: bigint;
+  header: PartitionSnapshotHeader;
+  state: Uint8Array | PartitionSnapshot;
+  /** Exactly-once: the output of the events before `offset`, written in this checkpoint's transaction. */
+  records: OutputRecord[];
+}
+
 /** A partition's state encoded at a checkpoint, with the offset it stands for. */
 interface PendingSnapshot<S> {
   run: PartitionRun<S>;
@@ -172,9 +189,9 @@ export class KafkaRuleJob<S> {
   private pruning: Promise<void> = Promise.resolve();
   /** At-least-once: output leaves through this as soon as a batch produced it. */
   private eager: EagerSender;
-  /** At-least-once: the checkpoint whose flush, state write and offset commit run beside the batch loop. */
+  /** The checkpoint whose snapshot encoding, state write and commit run beside the batch loop (one at a time). */
   private background: Promise<void> | undefined;
-  /** At-least-once: a background checkpoint found that output or offsets may be lost; the batch loop restarts. */
+  /** A background checkpoint found the outcome of a send or transaction unknown: the loop restarts from Kafka. */
   private restartNeeded = false;
   /** Partition -> when it was paused for back-pressure. */
   private readonly paused = new Map<number, number>();
@@ -593,101 +610,98 @@ export class KafkaRuleJob<S> {
   }
 
   /**
-   * Commits what was processed. `wait` false (the timer, the batch loop): an at-least-once checkpoint still in flight
-   * is left alone; true (stop, savepoint, checkpointNow): returns once everything processed so far is committed.
+   * Commits what was processed. `wait` false (the timer, the batch loop): a checkpoint still in flight is left alone;
+   * true (stop, savepoint, checkpointNow): returns once everything processed so far is committed (or failed).
    */
   private async checkpoint(wait = true): Promise<void> {
-    if (this.guarantee === 'at-least-once') {
-      if (this.background !== undefined) {
-        if (!wait) return;
-        await this.background;
-      }
-      const started = this.startEagerCheckpoint();
-      if (wait && started !== undefined) await started;
-      return;
-    }
-    if (this.rebalancing || !this.writer || Date.now() < this.retryNotBefore) return;
-    const runs = [...this.runs.values()].filter((r) => r.dirty && this.assigned.has(r.partition));
-    this.lastCheckpointAt = Date.now();
-    if (runs.length === 0) return;
-    const started = Date.now();
-    const snapshots = this.encodeSnapshots(runs);
-    try {
-      await this.storeSnapshots(snapshots);
-    } catch (error) {
-      // Nothing reached Kafka: state and pending output in memory are still consistent, so keep them and try again
-      // later (a Redis restart must not cost the state it no longer holds).
-      this.onCheckpointFailure(error, 'state could not be stored; keeping it in memory and retrying');
-      return;
-    }
-    const records = runs.flatMap((r) => r.output);
-    try {
-      await this.writer.commit(records, {
-        consumerGroupId: this.groupId,
-        topic: this.topics.events,
-        offsets: new Map(runs.map((r) => [r.partition, r.nextOffset.toString()])),
-      });
-    } catch (error) {
-      // The transaction's outcome may be unknown (a broker that went away during commit): only Kafka's committed
-      // offsets can say what is true now, so start over from them. Not rethrown: kafkajs would replay the batch.
-      this.onCheckpointFailure(error, 'transaction failed; restarting the partitions from the committed offsets');
+    if (this.restartNeeded) {
+      this.restartNeeded = false;
       await this.restartFromCommitted();
       return;
     }
-    this.counters.alertsOut += records.filter((r) => r.topic === this.topics.alerts).length;
-    for (const run of runs) {
-      run.output = [];
-      run.dirty = false;
+    if (this.background !== undefined) {
+      if (!wait) return;
+      await this.background;
     }
-    this.onCheckpointDone(started, snapshots);
+    const started = this.startCheckpoint();
+    if (wait && started !== undefined) await started;
   }
 
   /**
-   * At-least-once checkpoint. Under the lock only the copy is taken: each moved partition's state encoded with its
-   * offset, and the sender's position. Beside the batch loop: the output of those events is acknowledged, the states
-   * are stored, then the offsets are committed, so a committed offset always has its state and its output. A failure
-   * marks the partitions moved again (state and offsets are retried at the next checkpoint) or, when output may be
-   * lost, has the batch loop restart from the committed offsets.
+   * Starts a checkpoint; only its start holds the lock, so batches go on being processed while it runs. Under the lock:
+   * per moved partition the offset, the event-time gate and the start of an incremental snapshot of its state (the
+   * processor copies a key before changing it), and, exactly-once, the output so far (later output belongs to the
+   * next checkpoint); at-least-once, how far the sender has got. Beside the batch loop: the snapshots are finished a
+   * slice at a time and stored under their offsets (step 1 of the protocol), then one Kafka transaction writes the
+   * output and the offsets (exactly-once), or the output is acknowledged and the offsets committed (at-least-once).
+   * A committed offset therefore always has its state stored and its output written. If the state cannot be stored,
+   * or at-least-once offsets cannot be committed, the partitions count as moved again and their output is kept for
+   * the next checkpoint; if a transaction or a send fails, the loop restarts from Kafka's committed offsets.
    */
-  private startEagerCheckpoint(): Promise<void> | undefined {
+  private startCheckpoint(): Promise<void> | undefined {
     if (this.rebalancing || !this.writer || Date.now() < this.retryNotBefore) return undefined;
     const runs = [...this.runs.values()].filter((r) => r.dirty && this.assigned.has(r.partition));
     this.lastCheckpointAt = Date.now();
     if (runs.length === 0) return undefined;
     const started = Date.now();
-    const snapshots = this.encodeSnapshots(runs);
+    const exactlyOnce = this.guarantee === 'exactly-once';
+    const captures = runs.map((run) => this.captureSnapshot(run, exactlyOnce));
     for (const run of runs) run.dirty = false;
-    const flushed = this.eager.flush();
-    const markMoved = (): void => {
-      for (const { run } of snapshots) if (this.runs.get(run.partition) === run) run.dirty = true;
+    const flushed = exactlyOnce ? undefined : this.eager.flush();
+    const giveBack = (): void => {
+      for (const c of captures) {
+        if (this.runs.get(c.run.partition) !== c.run) continue;
+        c.run.dirty = true;
+        c.run.output = c.records.concat(c.run.output);
+      }
     };
     const work = async (): Promise<void> => {
+      let snapshots: PendingSnapshot<S>[];
       try {
-        await flushed;
+        snapshots = await Promise.all(captures.map((c) => this.finishSnapshot(c)));
       } catch (error) {
-        markMoved();
-        this.onCheckpointFailure(error, 'could not send output; restarting from the committed offsets');
-        this.restartNeeded = true;
+        giveBack();
+        this.onCheckpointFailure(error, 'state could not be encoded; retrying');
         return;
+      }
+      if (flushed !== undefined) {
+        try {
+          await flushed;
+        } catch (error) {
+          this.onCheckpointFailure(error, 'could not send output; restarting from the committed offsets');
+          this.restartNeeded = true;
+          return;
+        }
       }
       try {
         await this.storeSnapshots(snapshots);
       } catch (error) {
-        markMoved();
+        // Nothing reached Kafka: state and pending output in memory are still consistent, so keep them and try again
+        // later (a Redis restart must not cost the state it no longer holds).
+        giveBack();
         this.onCheckpointFailure(error, 'state could not be stored; keeping it in memory and retrying');
         return;
       }
+      const records = captures.flatMap((c) => c.records);
       try {
-        await this.writer!.commit([], {
+        await this.writer!.commit(records, {
           consumerGroupId: this.groupId,
           topic: this.topics.events,
-          offsets: new Map(snapshots.map((s) => [s.run.partition, s.offset.toString()])),
+          offsets: new Map(snapshots.map((snap) => [snap.run.partition, snap.offset.toString()])),
         });
       } catch (error) {
-        markMoved();
-        this.onCheckpointFailure(error, 'offsets could not be committed; retrying at the next checkpoint');
+        if (exactlyOnce) {
+          // The transaction's outcome may be unknown (a broker that went away during commit): only Kafka's committed
+          // offsets can say what is true now, so start over from them.
+          this.onCheckpointFailure(error, 'transaction failed; restarting the partitions from the committed offsets');
+          this.restartNeeded = true;
+        } else {
+          giveBack();
+          this.onCheckpointFailure(error, 'offsets could not be committed; retrying at the next checkpoint');
+        }
         return;
       }
+      this.counters.alertsOut += records.filter((r) => r.topic === this.topics.alerts).length;
       this.onCheckpointDone(started, snapshots);
     };
     const background = work().finally(() => {
@@ -697,20 +711,35 @@ export class KafkaRuleJob<S> {
     return background;
   }
 
-  /** Each moved partition's state and event-time gate, encoded now (synchronous), with the offset it stands for. */
-  private encodeSnapshots(runs: PartitionRun<S>[]): PendingSnapshot<S>[] {
+  /** What a checkpoint takes of a partition under the lock; the state's bytes come later (`finishSnapshot`). */
+  private captureSnapshot(run: PartitionRun<S>, takeOutput: boolean): SnapshotCapture<S> {
     const { processor } = this.options;
-    return runs.map((run) => ({
-      run,
-      offset: run.nextOffset,
-      data: encodePartitionSnapshot(
-        { v: 2, offset: run.nextOffset.toString(), time: run.time.snapshot() },
-        processor.snapshotPartition(run.state),
-      ),
-    }));
+    const header: PartitionSnapshotHeader = { v: 2, offset: run.nextOffset.toString(), time: run.time.snapshot() };
+    const records = takeOutput ? run.output : [];
+    if (takeOutput) run.output = [];
+    const state = processor.beginSnapshot ? processor.beginSnapshot(run.state) : processor.snapshotPartition(run.state);
+    return { run, offset: run.nextOffset, header, state, records };
   }
 
-  /** Step 1 of the protocol: each moved partition's state under the offset it corresponds to. Returns bytes written. */
+  /** Finishes a partition's snapshot a slice of keys at a time, giving the batch loop its turn between slices. */
+  private async finishSnapshot(c: SnapshotCapture<S>): Promise<PendingSnapshot<S>> {
+    let bytes: Uint8Array;
+    if (c.state instanceof Uint8Array) {
+      bytes = c.state;
+    } else {
+      const snapshot = c.state;
+      for (;;) {
+        const sliceEnds = performance.now() + SNAPSHOT_SLICE_MS;
+        let done = false;
+        while (!done && performance.now() < sliceEnds) done = snapshot.step(SNAPSHOT_STEP_KEYS);
+        if (done) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      bytes = snapshot.bytes();
+    }
+    return { run: c.run, offset: c.offset, data: encodePartitionSnapshot(c.header, bytes) };
+  }
+
   private async storeSnapshots(snapshots: PendingSnapshot<S>[]): Promise<number> {
     const digest = this.options.processor.broadcastDigest();
     // Written side by side: the round trips overlap.
