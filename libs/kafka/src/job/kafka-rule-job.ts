@@ -682,6 +682,13 @@ export class KafkaRuleJob<S> {
         this.onCheckpointFailure(error, 'state could not be stored; keeping it in memory and retrying');
         return;
       }
+      if (this.rebalancing) {
+        // Partitions may be changing owner: committing now could land after the new owner read the offsets it starts
+        // from (kafkajs's sendOffsets carries no group generation to fence it). Keep the work; after the rebalance it
+        // goes into the next checkpoint, or is dropped with a partition this instance lost.
+        giveBack();
+        return;
+      }
       const records = captures.flatMap((c) => c.records);
       try {
         await this.writer!.commit(records, {
