@@ -152,6 +152,44 @@ describe('RulesPartitionProcessor incremental snapshots', () => {
     },
   );
 
+  it('reuses the encodings of unchanged keys in the next snapshot, and none across a rule change', () => {
+    const stream = generateFraud({ seed: 4, payments: 3000 });
+    const processor = new RulesPartitionProcessor();
+    FRAUD_RULES.forEach((rule, i) => processor.applyRule(record(rule, i)));
+    const state = processor.createPartitionState();
+    let i = 0;
+    const feed = (n: number): void => {
+      for (const end = Math.min(stream.events.length, i + n); i < end; i++) {
+        processor.processEvent(state, decoded(stream.events[i], i));
+        processor.advanceWatermark(state, stream.events[i].timestamp);
+      }
+    };
+    const snapshotWhileFeeding = (): Uint8Array => {
+      const expected = processor.snapshotPartition(state);
+      const snapshot = processor.beginSnapshot(state);
+      while (!snapshot.step(5)) feed(3);
+      expect(byKey(snapshot.bytes())).toEqual(byKey(expected));
+      return snapshot.bytes();
+    };
+    feed(1000);
+    snapshotWhileFeeding();
+    const remembered = state.encoded.size;
+    expect(remembered).toBeGreaterThan(0);
+    feed(300);
+    // Keys that changed lost their encoding; the others kept it.
+    expect(state.encoded.size).toBeGreaterThan(0);
+    expect(state.encoded.size).toBeLessThan(remembered);
+    snapshotWhileFeeding();
+    // A new rule version: encodings made under the old rules are not reused.
+    const changed = { ...(FRAUD_RULES[0] as Record<string, unknown>), version: 2 };
+    expect(processor.applyRule(record(changed, 99)).status).toBe('applied');
+    const stale = state.encoded.size;
+    expect(stale).toBeGreaterThan(0);
+    snapshotWhileFeeding();
+    feed(500);
+    snapshotWhileFeeding();
+  });
+
   it('refuses the bytes of an unfinished snapshot, and a step of one a newer snapshot replaced', () => {
     const processor = new RulesPartitionProcessor();
     FRAUD_RULES.forEach((rule, i) => processor.applyRule(record(rule, i)));

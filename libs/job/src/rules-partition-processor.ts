@@ -30,6 +30,12 @@ export interface RulesPartitionState {
   generation: number;
   /** A snapshot being taken a slice at a time (see `beginSnapshot`). */
   snapshot?: SnapshotProgress;
+  /**
+   * Each unchanged key's encoding from an earlier snapshot: a checkpoint encodes only the keys that changed since
+   * (most keys of a large state do not change within one interval). Dropped when a key changes or the rules do.
+   */
+  encoded: Map<string, string>;
+  encodedGeneration: number;
 }
 
 /** The keys a snapshot still has to encode, and what it encoded so far. */
@@ -131,7 +137,13 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   }
 
   createPartitionState(): RulesPartitionState {
-    const state: RulesPartitionState = { keys: new Map(), wakeUps: new WakeUpQueue(), generation: this.generation };
+    const state: RulesPartitionState = {
+      keys: new Map(),
+      wakeUps: new WakeUpQueue(),
+      generation: this.generation,
+      encoded: new Map(),
+      encodedGeneration: this.generation,
+    };
     this.liveStates.add(new WeakRef(state));
     return state;
   }
@@ -148,7 +160,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
         state.keys.set(route.key, keyState);
       }
       this.evaluations += route.ruleIds.length;
-      if (state.snapshot !== undefined) this.keepForSnapshot(state, route.key, keyState);
+      this.beforeChange(state, route.key, keyState);
       const alerts = this.evaluator.process(keyState, route, payload, event.timestamp);
       state.wakeUps.set(route.key, this.evaluator.nextWakeUp(keyState));
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
@@ -162,7 +174,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     for (const key of due) {
       const keyState = state.keys.get(key);
       if (keyState === undefined) continue;
-      if (state.snapshot !== undefined) this.keepForSnapshot(state, key, keyState);
+      this.beforeChange(state, key, keyState);
       const alerts = this.evaluator.advanceTime(keyState, key, watermark);
       if (keyState.size === 0) state.keys.delete(key);
       else state.wakeUps.set(key, this.evaluator.nextWakeUp(keyState));
@@ -183,6 +195,11 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
    * per partition state; a new one replaces an unfinished one.
    */
   beginSnapshot(state: RulesPartitionState): PartitionSnapshot {
+    if (state.encodedGeneration !== this.generation) {
+      // Encodings made under other rules may differ from what the current rules would write: start afresh.
+      state.encoded.clear();
+      state.encodedGeneration = this.generation;
+    }
     const progress: SnapshotProgress = {
       todo: new Set(state.keys.keys()),
       chunks: [],
@@ -201,7 +218,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
         if (state.snapshot !== progress) throw new Error('a newer snapshot of this partition replaced this one');
         for (const key of progress.todo) {
           if (budget-- <= 0) break;
-          this.keepForSnapshot(state, key, state.keys.get(key));
+          this.keepForSnapshot(state, key, state.keys.get(key), true);
         }
         return done();
       },
@@ -280,11 +297,26 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     this.digest = digestOf(this.applied);
   }
 
+  /** A key is about to change (or be dropped): a snapshot in progress takes it as it is first; its encoding goes. */
+  private beforeChange(state: RulesPartitionState, key: string, keyState: KeyState): void {
+    if (state.snapshot !== undefined) this.keepForSnapshot(state, key, keyState, false);
+    state.encoded.delete(key);
+  }
+
   /** Encodes a key into the snapshot in progress before it changes (or is dropped), if the snapshot still needs it. */
-  private keepForSnapshot(state: RulesPartitionState, key: string, keyState: KeyState | undefined): void {
+  private keepForSnapshot(
+    state: RulesPartitionState,
+    key: string,
+    keyState: KeyState | undefined,
+    remember: boolean,
+  ): void {
     const progress = state.snapshot as SnapshotProgress;
     if (!progress.todo.delete(key) || keyState === undefined) return;
-    const part = JSON.stringify([key, this.evaluator.snapshot(keyState)]);
+    let part = state.encoded.get(key);
+    if (part === undefined) {
+      part = JSON.stringify([key, this.evaluator.snapshot(keyState)]);
+      if (remember) state.encoded.set(key, part);
+    }
     progress.pending.push(progress.empty ? part : `,${part}`);
     progress.empty = false;
     progress.pendingChars += part.length;
