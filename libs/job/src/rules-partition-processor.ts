@@ -46,7 +46,6 @@ interface SnapshotProgress {
   /** Encoded keys not yet in `chunks`, each `[key,state]` with a leading comma but for the very first. */
   pending: string[];
   pendingChars: number;
-  empty: boolean;
 }
 
 const SNAPSHOT_CHUNK_CHARS = 256 * 1024;
@@ -205,7 +204,6 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       chunks: [],
       pending: [],
       pendingChars: 0,
-      empty: true,
     };
     state.snapshot = progress;
     const done = (): boolean => {
@@ -317,8 +315,8 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       part = JSON.stringify([key, this.evaluator.snapshot(keyState)]);
       if (remember) state.encoded.set(key, part);
     }
-    progress.pending.push(progress.empty ? part : `,${part}`);
-    progress.empty = false;
+    const first = progress.chunks.length === 0 && progress.pending.length === 0;
+    progress.pending.push(first ? part : `,${part}`);
     progress.pendingChars += part.length;
     if (progress.pendingChars >= SNAPSHOT_CHUNK_CHARS) flushPending(progress);
   }

@@ -458,11 +458,7 @@ export class KafkaRuleJob<S> {
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
-    if (this.restartNeeded) {
-      this.restartNeeded = false;
-      await this.restartFromCommitted();
-      return;
-    }
+    if (await this.restartIfNeeded()) return;
     const partition = batch.partition;
     let run = this.runs.get(partition);
     const first = BigInt(batch.messages[0].offset);
@@ -614,11 +610,7 @@ export class KafkaRuleJob<S> {
    * true (stop, savepoint, checkpointNow): returns once everything processed so far is committed (or failed).
    */
   private async checkpoint(wait = true): Promise<void> {
-    if (this.restartNeeded) {
-      this.restartNeeded = false;
-      await this.restartFromCommitted();
-      return;
-    }
+    if (await this.restartIfNeeded()) return;
     if (this.background !== undefined) {
       if (!wait) return;
       await this.background;
@@ -627,10 +619,18 @@ export class KafkaRuleJob<S> {
     if (wait && started !== undefined) await started;
   }
 
+  /** Carries out the restart a background checkpoint asked for (it cannot take the lock itself); true if it did. */
+  private async restartIfNeeded(): Promise<boolean> {
+    if (!this.restartNeeded) return false;
+    this.restartNeeded = false;
+    await this.restartFromCommitted();
+    return true;
+  }
+
   /**
    * Starts a checkpoint; only its start holds the lock, so batches go on being processed while it runs. Under the lock:
-   * per moved partition the offset, the event-time gate and the start of an incremental snapshot of its state (the
-   * processor copies a key before changing it), and, exactly-once, the output so far (later output belongs to the
+   * per moved partition the offset, the event-time gate and the start of a snapshot of its state taken a slice at a
+   * time (the processor copies a key before changing it), and, exactly-once, the output so far (later output belongs to the
    * next checkpoint); at-least-once, how far the sender has got. Beside the batch loop: the snapshots are finished a
    * slice at a time and stored under their offsets (step 1 of the protocol), then one Kafka transaction writes the
    * output and the offsets (exactly-once), or the output is acknowledged and the offsets committed (at-least-once).
@@ -708,7 +708,7 @@ export class KafkaRuleJob<S> {
         }
         return;
       }
-      this.counters.alertsOut += records.filter((r) => r.topic === this.topics.alerts).length;
+      this.countAlertsOut(records);
       this.onCheckpointDone(started, snapshots);
     };
     const background = work().finally(() => {
@@ -747,7 +747,8 @@ export class KafkaRuleJob<S> {
     return { run: c.run, offset: c.offset, data: encodePartitionSnapshot(c.header, bytes) };
   }
 
-  private async storeSnapshots(snapshots: PendingSnapshot<S>[]): Promise<number> {
+  /** Step 1 of the protocol: each moved partition's state under the offset it corresponds to. */
+  private async storeSnapshots(snapshots: PendingSnapshot<S>[]): Promise<void> {
     const digest = this.options.processor.broadcastDigest();
     // Written side by side: the round trips overlap.
     await Promise.all(
@@ -755,7 +756,6 @@ export class KafkaRuleJob<S> {
         this.writeRestorePoint(run.partition, Number(offset), data, { broadcastDigest: digest }),
       ),
     );
-    return snapshots.reduce((sum, { data }) => sum + data.length, 0);
   }
 
   private onCheckpointDone(started: number, snapshots: PendingSnapshot<S>[]): void {
@@ -772,12 +772,15 @@ export class KafkaRuleJob<S> {
       );
   }
 
+  /** Output records reached Kafka: the alerts among them count as out (DLQ records do not). */
+  private countAlertsOut(records: readonly OutputRecord[]): void {
+    for (const r of records) if (r.topic === this.topics.alerts) this.counters.alertsOut += 1;
+  }
+
   private newEagerSender(): EagerSender {
     return new EagerSender(
       (records) => this.writer!.send(records),
-      (records) => {
-        for (const r of records) if (r.topic === this.topics.alerts) this.counters.alertsOut += 1;
-      },
+      (records) => this.countAlertsOut(records),
     );
   }
 
