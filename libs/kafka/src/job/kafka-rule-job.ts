@@ -193,6 +193,8 @@ export class KafkaRuleJob<S> {
   private background: Promise<void> | undefined;
   /** A background checkpoint found the outcome of a send or transaction unknown: the loop restarts from Kafka. */
   private restartNeeded = false;
+  /** A background checkpoint whose state is stored: its commit, for the next turn of the lock. */
+  private prepared: (() => Promise<void>) | undefined;
   /** Partition -> when it was paused for back-pressure. */
   private readonly paused = new Map<number, number>();
   private readonly counters: KafkaRuleJobStats;
@@ -286,8 +288,11 @@ export class KafkaRuleJob<S> {
     });
     this.timer = setInterval(
       () => {
-        if (this.running && !this.rebalancing && Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) {
+        if (!this.running || this.rebalancing) return;
+        if (Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) {
           void this.exclusive(() => this.checkpoint(false)).catch(() => undefined);
+        } else if (this.prepared !== undefined) {
+          void this.exclusive(() => this.commitPrepared()).catch(() => undefined);
         }
       },
       Math.max(20, Math.floor(this.checkpointIntervalMs / 10)),
@@ -509,6 +514,7 @@ export class KafkaRuleJob<S> {
       this.log.warn({ partition, pending: run.output.length }, 'back-pressure: partition paused until a checkpoint');
     }
     if (Date.now() - this.lastCheckpointAt >= this.checkpointIntervalMs) await this.checkpoint(false);
+    else await this.commitPrepared();
     await heartbeat();
   }
 
@@ -611,12 +617,24 @@ export class KafkaRuleJob<S> {
    */
   private async checkpoint(wait = true): Promise<void> {
     if (await this.restartIfNeeded()) return;
+    await this.commitPrepared();
     if (this.background !== undefined) {
       if (!wait) return;
       await this.background;
+      await this.commitPrepared();
     }
     const started = this.startCheckpoint();
-    if (wait && started !== undefined) await started;
+    if (wait && started !== undefined) {
+      await started;
+      await this.commitPrepared();
+    }
+  }
+
+  /** Commits a checkpoint whose state is stored; called with the lock held. */
+  private async commitPrepared(): Promise<void> {
+    const commit = this.prepared;
+    this.prepared = undefined;
+    if (commit !== undefined) await commit();
   }
 
   /** Carries out the restart a background checkpoint asked for (it cannot take the lock itself); true if it did. */
@@ -682,10 +700,16 @@ export class KafkaRuleJob<S> {
         this.onCheckpointFailure(error, 'state could not be stored; keeping it in memory and retrying');
         return;
       }
-      if (this.rebalancing) {
-        // Partitions may be changing owner: committing now could land after the new owner read the offsets it starts
-        // from (kafkajs's sendOffsets carries no group generation to fence it). Keep the work; after the rebalance it
-        // goes into the next checkpoint, or is dropped with a partition this instance lost.
+      // The commit itself runs under the lock (the batch loop's or the timer's turn), never beside a batch: a batch
+      // that restarts a partition from Kafka's offsets cannot interleave with it, and kafkajs does not rejoin the group
+      // in the middle of a batch.
+      this.prepared = () => commit(snapshots);
+    };
+    const commit = async (snapshots: PendingSnapshot<S>[]): Promise<void> => {
+      if (this.rebalancing || captures.some((c) => this.runs.get(c.run.partition) !== c.run)) {
+        // Partitions changed owner or restarted from Kafka since the cut: committing now could land after an owner
+        // read the offsets it starts from (kafkajs's sendOffsets carries no group generation to fence it). Keep the
+        // work of the partitions still here for the next checkpoint.
         giveBack();
         return;
       }
@@ -817,6 +841,7 @@ export class KafkaRuleJob<S> {
   /** Flink's restart strategy in miniature: drop uncommitted work, back off, resume from the committed truth. */
   private async restartFromCommitted(): Promise<void> {
     this.runs.clear();
+    this.prepared = undefined;
     await this.background;
     // Records still queued come again from the replayed events.
     this.eager = this.newEagerSender();
