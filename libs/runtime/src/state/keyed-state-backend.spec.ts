@@ -240,8 +240,9 @@ describe('KeyedStateBackend', () => {
         const open: { snap: ReturnType<KeyedStateBackend['snapshot']>; expected: string; got: Map<string, unknown> }[] =
           [];
         const dump = (m: Map<string, unknown>): string => JSON.stringify([...m].sort((x, y) => (x[0] < y[0] ? -1 : 1)));
+        // Serializing a key group copies its values out, as the chunk writer encodes them to bytes at that moment.
         const collect = (s: (typeof open)[number], kg: number): void => {
-          const data = s.snap.keyGroupData(kg);
+          const data = structuredClone(s.snap.keyGroupData(kg));
           data.v?.keys.forEach((k, i) => s.got.set(`v:${k}`, data.v!.values[i]));
           data.l?.keys.forEach((k, i) => s.got.set(`l:${k}`, data.l!.values[i]));
         };
