@@ -224,7 +224,10 @@ async function latency(
   const consumer = kafka.consumer({ groupId: `${base}-tail`, readUncommitted: false, maxWaitTimeInMs: 10 });
   await consumer.connect();
   await consumer.subscribe({ topic: topics.alerts, fromBeginning: true });
+  // No offset commits: kafkajs' default commits after every batch, a round trip before each next fetch that adds
+  // tens of milliseconds to what an alerts consumer sees (a latency-minded consumer commits on an interval or not at all).
   await consumer.run({
+    autoCommit: false,
     eachMessage: async ({ message }) => {
       const alert = JSON.parse(String(message.value)) as { ruleId: string; events: Array<{ id: string }> };
       if (alert.ruleId !== 'probe') return;
@@ -264,6 +267,19 @@ async function latency(
   const deadline = Date.now() + 20_000;
   while (latencies.length < probes && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const stats = await engine.instance();
+  if (process.env.BENCH_E2E_DIAG) {
+    const metrics = await (await fetch(`http://127.0.0.1:${engine.port}/metrics`)).text();
+    process.stderr.write(
+      metrics
+        .split('\n')
+        .filter(
+          (l) =>
+            /eventloop_lag_(p50|p99|max)|gc_duration_seconds_sum|cpu_seconds_total|checkpoint/.test(l) &&
+            !l.startsWith('#'),
+        )
+        .join('\n') + '\n',
+    );
+  }
   await consumer.disconnect();
   await producer.disconnect();
   await engine.stop();

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { DecodedEvent, EmittedAlert } from '@cepheus/kafka';
 import { FRAUD_RULES, SHAPES_RULES, generateFraud, generateShapes, type ExampleStream } from '@cepheus/rules';
 import { RulesPartitionProcessor, type RulesPartitionState } from './rules-partition-processor';
@@ -100,7 +101,7 @@ describe('RulesPartitionProcessor', () => {
   });
 });
 
-describe('RulesPartitionProcessor incremental snapshots', () => {
+describe('RulesPartitionProcessor sliced snapshots', () => {
   /** Key -> encoded state, whatever the order the keys were written in. */
   const byKey = (bytes: Uint8Array): Record<string, unknown> => {
     const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { v: number; keys: Array<[string, unknown]> };
@@ -202,5 +203,88 @@ describe('RulesPartitionProcessor incremental snapshots', () => {
     expect(() => first.step(10)).toThrow(/newer snapshot/);
     while (!second.step(10));
     expect(byKey(second.bytes())).toEqual(byKey(processor.snapshotPartition(state)));
+  });
+});
+
+describe('RulesPartitionProcessor chained snapshots', () => {
+  const byKey = (bytes: Uint8Array): Record<string, unknown> => {
+    const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { keys: Array<[string, unknown]> };
+    return Object.fromEntries(parsed.keys);
+  };
+  const stream = generateFraud({ seed: 21, payments: 2500 });
+
+  /** One checkpoint: events before it, whether it may be incremental, its slice size, whether it commits. */
+  const checkpointArb = fc.record({
+    before: fc.integer({ min: 0, max: 300 }),
+    incremental: fc.boolean(),
+    budget: fc.integer({ min: 1, max: 40 }),
+    commits: fc.boolean(),
+  });
+
+  it('a full snapshot and the confirmed incremental ones after it restore the state of the last cut', () => {
+    fc.assert(
+      fc.property(fc.array(checkpointArb, { minLength: 1, maxLength: 8 }), (checkpoints) => {
+        const processor = new RulesPartitionProcessor();
+        FRAUD_RULES.forEach((rule, i) => processor.applyRule(record(rule, i)));
+        const state = processor.createPartitionState();
+        let i = 0;
+        const feed = (n: number): void => {
+          for (const end = Math.min(stream.events.length, i + n); i < end; i++) {
+            processor.processEvent(state, decoded(stream.events[i], i));
+            processor.advanceWatermark(state, stream.events[i].timestamp);
+          }
+        };
+        let chain: Uint8Array[] = [];
+        for (const c of checkpoints) {
+          feed(c.before);
+          const atCut = processor.snapshotPartition(state);
+          const snapshot = processor.beginSnapshot(state, { incremental: c.incremental && chain.length > 0 });
+          // The first snapshot of a state has no confirmed base: it is full whatever was asked.
+          if (chain.length === 0) expect(snapshot.kind).toBe('full');
+          while (!snapshot.step(c.budget)) feed(2);
+          const bytes = snapshot.bytes();
+          if (!c.commits) {
+            snapshot.abandon();
+            continue;
+          }
+          snapshot.confirm();
+          chain = snapshot.kind === 'full' ? [bytes] : [...chain, bytes];
+          const restored = processor.restorePartition(chain[0], chain.slice(1));
+          const expected = processor.restorePartition(atCut);
+          expect(byKey(processor.snapshotPartition(restored))).toEqual(byKey(processor.snapshotPartition(expected)));
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('an incremental snapshot holds only the keys changed since the confirmed one, and those gone', () => {
+    const processor = new RulesPartitionProcessor();
+    FRAUD_RULES.forEach((rule, i) => processor.applyRule(record(rule, i)));
+    const state = processor.createPartitionState();
+    stream.events.slice(0, 1500).forEach((e, i) => {
+      processor.processEvent(state, decoded(e, i));
+      processor.advanceWatermark(state, e.timestamp);
+    });
+    const full = processor.beginSnapshot(state, { incremental: true });
+    while (!full.step(100));
+    full.confirm();
+    const keysAtFull = Object.keys(byKey(full.bytes()));
+    // Only the watermark moves: keys whose windows empty go, none is added.
+    processor.advanceWatermark(state, stream.endTime + 86_400_000);
+    const delta = processor.beginSnapshot(state, { incremental: true });
+    expect(delta.kind).toBe('incremental');
+    while (!delta.step(100));
+    const parsed = JSON.parse(Buffer.from(delta.bytes()).toString('utf8')) as {
+      incremental: boolean;
+      keys: Array<[string, unknown]>;
+      removed: string[];
+    };
+    expect(parsed.incremental).toBe(true);
+    expect(parsed.removed.length).toBeGreaterThan(0);
+    expect(parsed.removed.length + parsed.keys.length).toBeLessThanOrEqual(keysAtFull.length);
+    expect(state.keys.size).toBe(keysAtFull.length - parsed.removed.length);
+    // A restore must start from a full snapshot.
+    expect(() => processor.restorePartition(delta.bytes())).toThrow(/full snapshot/);
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isCepheusError } from '@cepheus/common';
 import type {
+  BeginSnapshotOptions,
   DecodedEvent,
   EmittedAlert,
   PartitionProcessor,
@@ -36,11 +37,21 @@ export interface RulesPartitionState {
    */
   encoded: Map<string, string>;
   encodedGeneration: number;
+  /**
+   * Keys changed (or gone) since the cut of the last snapshot begun, for the next incremental one; `all` until a first
+   * snapshot starts the count, since nothing says yet what an earlier one holds.
+   */
+  changed: Set<string> | 'all';
+  /** The latest snapshot begun and not yet confirmed or abandoned, with the changes since the confirmed one it holds. */
+  unconfirmed?: { progress: SnapshotProgress; changes: Set<string> | 'all' };
 }
 
 /** The keys a snapshot still has to encode, and what it encoded so far. */
 interface SnapshotProgress {
   todo: Set<string>;
+  incremental: boolean;
+  /** Incremental: keys in `todo` that no longer exist. */
+  removed: string[];
   /** Encoded keys as bytes, in pieces of about SNAPSHOT_CHUNK_CHARS: no megabyte string to join and encode at the end. */
   chunks: Buffer[];
   /** Encoded keys not yet in `chunks`, each `[key,state]` with a leading comma but for the very first. */
@@ -142,6 +153,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       generation: this.generation,
       encoded: new Map(),
       encodedGeneration: this.generation,
+      changed: 'all',
     };
     this.liveStates.add(new WeakRef(state));
     return state;
@@ -189,29 +201,39 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   }
 
   /**
-   * The same bytes as `snapshotPartition` at this moment, encoded a slice of keys at a time so that events go on being
-   * processed in between (copy-on-write per key: a key is encoded before its first change). One snapshot at a time
-   * per partition state; a new one replaces an unfinished one.
+   * The state as it is at this moment, encoded a slice of keys at a time so that events go on being processed in between
+   * (copy-on-write per key: a key is encoded before its first change). A full snapshot's bytes equal
+   * `snapshotPartition`'s; an incremental one holds only the keys changed since the confirmed snapshot before it, and
+   * the keys gone since then. One snapshot at a time per partition state; a new one replaces an unfinished one, and
+   * one neither confirmed nor abandoned counts as abandoned.
    */
-  beginSnapshot(state: RulesPartitionState): PartitionSnapshot {
+  beginSnapshot(state: RulesPartitionState, options: BeginSnapshotOptions = {}): PartitionSnapshot {
     if (state.encodedGeneration !== this.generation) {
       // Encodings made under other rules may differ from what the current rules would write: start afresh.
       state.encoded.clear();
       state.encodedGeneration = this.generation;
     }
+    const changes = state.unconfirmed ? unionOfChanges(state.unconfirmed.changes, state.changed) : state.changed;
+    const incremental = options.incremental === true && changes !== 'all';
     const progress: SnapshotProgress = {
-      todo: new Set(state.keys.keys()),
+      todo: incremental ? new Set(changes) : new Set(state.keys.keys()),
+      incremental,
+      removed: [],
       chunks: [],
       pending: [],
       pendingChars: 0,
     };
     state.snapshot = progress;
+    state.unconfirmed = { progress, changes };
+    state.changed = new Set();
     const done = (): boolean => {
       if (progress.todo.size > 0) return false;
       if (state.snapshot === progress) state.snapshot = undefined;
       return true;
     };
+    const current = (): boolean => state.unconfirmed?.progress === progress;
     return {
+      kind: incremental ? 'incremental' : 'full',
       step: (budget) => {
         if (state.snapshot !== progress) throw new Error('a newer snapshot of this partition replaced this one');
         for (const key of progress.todo) {
@@ -223,16 +245,35 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       bytes: () => {
         if (!done()) throw new Error('the snapshot is not finished: call step until it returns true');
         flushPending(progress);
-        return Buffer.concat([Buffer.from('{"v":1,"keys":['), ...progress.chunks, Buffer.from(']}')]);
+        const head = incremental ? '{"v":1,"incremental":true,"keys":[' : '{"v":1,"keys":[';
+        const tail = incremental ? `],"removed":${JSON.stringify(progress.removed)}}` : ']}';
+        return Buffer.concat([Buffer.from(head), ...progress.chunks, Buffer.from(tail)]);
+      },
+      confirm: () => {
+        if (current()) state.unconfirmed = undefined;
+      },
+      abandon: () => {
+        if (!current()) return;
+        state.changed = unionOfChanges(changes, state.changed);
+        state.unconfirmed = undefined;
       },
     };
   }
 
-  restorePartition(data: Uint8Array): RulesPartitionState {
-    const parsed = JSON.parse(Buffer.from(data).toString('utf8')) as { v: number; keys: Array<[string, JsonValue]> };
-    if (parsed.v !== 1) throw new Error(`unknown partition snapshot version ${parsed.v}`);
+  restorePartition(data: Uint8Array, deltas: readonly Uint8Array[] = []): RulesPartitionState {
+    const full = parsePartitionSnapshot(data);
+    if (full.incremental === true) throw new Error('a restore starts from a full snapshot, not an incremental one');
+    const keys = new Map<string, JsonValue>(full.keys);
+    for (const bytes of deltas) {
+      const delta = parsePartitionSnapshot(bytes);
+      if (delta.incremental !== true) throw new Error('the snapshots after the first must be incremental ones');
+      for (const key of delta.removed ?? []) keys.delete(key);
+      for (const [key, value] of delta.keys) keys.set(key, value);
+    }
     const state = this.createPartitionState();
-    for (const [key, data] of parsed.keys) {
+    // Restored from stored snapshots: the next incremental snapshot holds what changes from here.
+    state.changed = new Set();
+    for (const [key, data] of keys) {
       const keyState = this.evaluator.restore(data);
       if (keyState.size === 0) continue;
       state.keys.set(key, keyState);
@@ -299,6 +340,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   private beforeChange(state: RulesPartitionState, key: string, keyState: KeyState): void {
     if (state.snapshot !== undefined) this.keepForSnapshot(state, key, keyState, false);
     state.encoded.delete(key);
+    if (state.changed !== 'all') state.changed.add(key);
   }
 
   /** Encodes a key into the snapshot in progress before it changes (or is dropped), if the snapshot still needs it. */
@@ -309,7 +351,11 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     remember: boolean,
   ): void {
     const progress = state.snapshot as SnapshotProgress;
-    if (!progress.todo.delete(key) || keyState === undefined) return;
+    if (!progress.todo.delete(key)) return;
+    if (keyState === undefined) {
+      if (progress.incremental) progress.removed.push(key);
+      return;
+    }
     let part = state.encoded.get(key);
     if (part === undefined) {
       part = JSON.stringify([key, this.evaluator.snapshot(keyState)]);
@@ -333,6 +379,26 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       return { id: alert.alertId, key: alert.key, body: alert as unknown as Record<string, unknown> };
     });
   }
+}
+
+interface StoredPartitionSnapshot {
+  v: number;
+  incremental?: boolean;
+  keys: Array<[string, JsonValue]>;
+  removed?: string[];
+}
+
+function parsePartitionSnapshot(data: Uint8Array): StoredPartitionSnapshot {
+  const parsed = JSON.parse(Buffer.from(data).toString('utf8')) as StoredPartitionSnapshot;
+  if (parsed.v !== 1) throw new Error(`unknown partition snapshot version ${parsed.v}`);
+  return parsed;
+}
+
+function unionOfChanges(a: Set<string> | 'all', b: Set<string> | 'all'): Set<string> | 'all' {
+  if (a === 'all' || b === 'all') return 'all';
+  const union = new Set(a);
+  for (const key of b) union.add(key);
+  return union;
 }
 
 function versionOf(document: unknown): number | null {

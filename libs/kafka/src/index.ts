@@ -20,7 +20,13 @@ export type {
 } from './sink/alert-transaction-writer';
 export { KafkaRuleJob } from './job/kafka-rule-job';
 export type { JobLogger, KafkaRuleJobOptions, KafkaRuleJobStats } from './job/kafka-rule-job';
-export type { EmittedAlert, PartitionProcessor, PartitionSnapshot, RuleStatusReport } from './job/partition-processor';
+export type {
+  BeginSnapshotOptions,
+  EmittedAlert,
+  PartitionProcessor,
+  PartitionSnapshot,
+  RuleStatusReport,
+} from './job/partition-processor';
 export { EventTimeGate } from './job/event-time-gate';
 export type { EventTimeGateState } from './job/event-time-gate';
 export { savepointJobId } from './job/kafka-rule-job';

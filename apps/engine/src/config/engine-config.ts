@@ -19,6 +19,10 @@ export interface EngineConfig {
   CEPHEUS_OUT_OF_ORDERNESS_MS: number;
   /** @defaultValue 2 */
   CEPHEUS_RETAINED_CHECKPOINTS: number;
+  /** Checkpoints store only the keys changed since the previous one, chained on a full one. @defaultValue true */
+  CEPHEUS_INCREMENTAL_CHECKPOINTS: boolean;
+  /** Longest chain of incremental snapshots before a full one. @defaultValue 20 */
+  CEPHEUS_MAX_INCREMENTAL_CHAIN: number;
   /** Consumer-group session timeout: how soon a crashed instance's partitions move. @defaultValue 30000 */
   CEPHEUS_SESSION_TIMEOUT_MS: number;
   CEPHEUS_EVENTS_TOPIC: string;
@@ -57,6 +61,8 @@ const schema = {
     CEPHEUS_CHECKPOINT_INTERVAL_MS: { type: 'integer', minimum: 50, maximum: 600000, default: 1000 },
     CEPHEUS_OUT_OF_ORDERNESS_MS: { type: 'integer', minimum: 0, default: 0 },
     CEPHEUS_RETAINED_CHECKPOINTS: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
+    CEPHEUS_INCREMENTAL_CHECKPOINTS: { type: 'boolean', default: true },
+    CEPHEUS_MAX_INCREMENTAL_CHAIN: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
     CEPHEUS_SESSION_TIMEOUT_MS: { type: 'integer', minimum: 6000, maximum: 300000, default: 30000 },
     CEPHEUS_DLQ_TOPIC: { type: 'string', minLength: 1, default: 'events-dlq' },
     CEPHEUS_CREATE_TOPICS: { type: 'boolean', default: true },

@@ -49,6 +49,8 @@ export class EngineJobService implements OnModuleInit, OnApplicationShutdown {
       checkpointIntervalMs: config.CEPHEUS_CHECKPOINT_INTERVAL_MS,
       outOfOrdernessMs: config.CEPHEUS_OUT_OF_ORDERNESS_MS,
       retainedCheckpoints: config.CEPHEUS_RETAINED_CHECKPOINTS,
+      incrementalCheckpoints: config.CEPHEUS_INCREMENTAL_CHECKPOINTS,
+      maxIncrementalChain: config.CEPHEUS_MAX_INCREMENTAL_CHAIN,
       sessionTimeoutMs: config.CEPHEUS_SESSION_TIMEOUT_MS,
       maxPendingRecordsPerPartition: config.CEPHEUS_MAX_PENDING_RECORDS,
       createTopics: config.CEPHEUS_CREATE_TOPICS,

@@ -38,6 +38,15 @@ export interface KafkaRuleJobOptions<S> {
   outOfOrdernessMs?: number;
   /** Snapshots kept per partition besides the one Kafka's committed offset points at. @defaultValue 2 */
   retainedCheckpoints?: number;
+  /**
+   * Incremental checkpoints: a partition's snapshot holds only the keys changed since its previous checkpoint, chained
+   * on a full one; a full one is taken again once the chain is `maxIncrementalChain` long or its bytes reach four
+   * times the full one's, so a restore reads at most about five times the state. Needs the processor's
+   * `beginSnapshot`. @defaultValue true
+   */
+  incrementalCheckpoints?: boolean;
+  /** Longest chain of incremental snapshots after a full one. @defaultValue 20 */
+  maxIncrementalChain?: number;
   /** Create missing topics at start. @defaultValue true */
   createTopics?: boolean;
   /** Partitions for created events/alerts topics. @defaultValue 4 */
@@ -95,6 +104,18 @@ interface PartitionRun<S> {
   /** Events held until the watermark passes them, so the processor sees event-time order. */
   time: EventTimeGate<DecodedEvent>;
   output: OutputRecord[];
+  /** The committed snapshot the next incremental one chains on; none when the state has no stored base. */
+  base?: SnapshotBase;
+}
+
+/** A committed partition snapshot as a base for incremental ones: where it is and how long its chain is. */
+interface SnapshotBase {
+  offset: bigint;
+  /** Incremental snapshots between the full one and this one (0: this one is full). */
+  chain: number;
+  /** Bytes of those incremental snapshots, and of the full one. */
+  chainBytes: number;
+  fullBytes: number;
 }
 
 /**
@@ -103,6 +124,12 @@ interface PartitionRun<S> {
  */
 const SNAPSHOT_SLICE_MS = 4;
 const SNAPSHOT_STEP_KEYS = 32;
+/**
+ * A full snapshot is taken again once the incremental ones after it hold this many times its bytes: a restore reads at
+ * most about five times the state, and a growing state (whose first full snapshot was small) is not written in full
+ * at every other checkpoint.
+ */
+const CHAIN_BYTES_PER_FULL_BYTE = 4;
 
 /** A partition as a checkpoint took it under the lock: its state as bytes, or a snapshot still being encoded. */
 interface SnapshotCapture<S> {
@@ -119,6 +146,9 @@ interface PendingSnapshot<S> {
   run: PartitionRun<S>;
   offset: bigint;
   data: Buffer;
+  header: PartitionSnapshotHeader;
+  /** The processor's snapshot, told whether it was committed (absent for `snapshotPartition`'s bytes). */
+  snapshot?: PartitionSnapshot;
 }
 
 /** What a partition's stored state holds besides the processor's bytes. */
@@ -126,6 +156,15 @@ interface PartitionSnapshotHeader {
   v: 2;
   offset: string;
   time: EventTimeGateState<DecodedEvent>;
+  /** An incremental snapshot: the offset of the snapshot it chains on. */
+  parent?: string;
+}
+
+/** A restore point read back with its chain: the full snapshot's bytes, then the incremental ones, oldest first. */
+interface StoredPartitionState {
+  header: PartitionSnapshotHeader;
+  full: Uint8Array;
+  deltas: Uint8Array[];
 }
 
 /**
@@ -170,6 +209,8 @@ export class KafkaRuleJob<S> {
   private readonly checkpointIntervalMs: number;
   private readonly outOfOrdernessMs: number;
   private readonly retained: number;
+  private readonly incremental: boolean;
+  private readonly maxChain: number;
   private readonly decoder: EventDecoder;
   private readonly runs = new Map<number, PartitionRun<S>>();
   private readonly log: JobLogger;
@@ -206,6 +247,8 @@ export class KafkaRuleJob<S> {
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
     this.outOfOrdernessMs = options.outOfOrdernessMs ?? 0;
     this.retained = options.retainedCheckpoints ?? 2;
+    this.incremental = options.incrementalCheckpoints ?? true;
+    this.maxChain = options.maxIncrementalChain ?? 20;
     this.decoder = new EventDecoder(options.decoder);
     this.log = options.logger ?? silentLogger;
     this.rulesReader = new RulesTopicReader(options.kafka, {
@@ -365,8 +408,15 @@ export class KafkaRuleJob<S> {
         const target = savepointJobId(this.options.jobId, savepointId, partition);
         const id = Number(offset) + 1;
         const chunks = [];
-        if (offset > 0n) {
-          const data = await storage.readChunk(this.partitionJobId(partition), Number(offset), 'state');
+        const stored = offset > 0n ? await this.readRestorePoint(partition, offset) : undefined;
+        if (stored !== undefined) {
+          // A savepoint stands alone: a chain of incremental snapshots is folded into one full one.
+          const { processor } = this.options;
+          const state =
+            stored.deltas.length === 0
+              ? stored.full
+              : processor.snapshotPartition(processor.restorePartition(stored.full, stored.deltas));
+          const data = encodePartitionSnapshot({ v: 2, offset: stored.header.offset, time: stored.header.time }, state);
           await storage.writeChunk(target, id, 'state', data);
           chunks.push({ name: 'state', bytes: data.byteLength });
         }
@@ -577,7 +627,7 @@ export class KafkaRuleJob<S> {
 
   private async restorePartition(partition: number): Promise<PartitionRun<S>> {
     const committed = await this.committedOffset(partition);
-    const { processor, storage } = this.options;
+    const { processor } = this.options;
     const run: PartitionRun<S> = {
       partition,
       state: processor.createPartitionState(),
@@ -587,12 +637,20 @@ export class KafkaRuleJob<S> {
       output: [],
     };
     if (committed !== undefined && committed > 0n) {
-      const jobId = this.partitionJobId(partition);
-      const manifest = await storage.readManifest(jobId, Number(committed));
-      if (manifest) {
-        const snapshot = decodePartitionSnapshot(await storage.readChunk(jobId, Number(committed), 'state'));
-        run.state = processor.restorePartition(snapshot.state);
-        run.time.restore(snapshot.header.time);
+      const stored = await this.readRestorePoint(partition, committed).catch((error: unknown) => {
+        // Treated as a lost snapshot, as when Redis lost its data: the partition goes on, and the log says so.
+        this.log.error({ partition, err: String(error) }, 'the snapshot chain is broken');
+        return undefined;
+      });
+      if (stored) {
+        run.state = processor.restorePartition(stored.full, stored.deltas);
+        run.time.restore(stored.header.time);
+        run.base = {
+          offset: committed,
+          chain: stored.deltas.length,
+          chainBytes: stored.deltas.reduce((sum, d) => sum + d.byteLength, 0),
+          fullBytes: stored.full.byteLength,
+        };
         this.counters.restores += 1;
       } else {
         // Kafka moved past this offset but no state is stored for it (e.g. Redis lost its data): go on, say so.
@@ -602,6 +660,29 @@ export class KafkaRuleJob<S> {
     }
     this.runs.set(partition, run);
     return run;
+  }
+
+  /**
+   * The state stored under `offset` with the chain it needs: an incremental snapshot names its parent, back to a full
+   * one. Undefined when nothing is stored there; an error when a link of the chain is missing.
+   */
+  private async readRestorePoint(partition: number, offset: bigint): Promise<StoredPartitionState | undefined> {
+    const { storage } = this.options;
+    const jobId = this.partitionJobId(partition);
+    if (!(await storage.readManifest(jobId, Number(offset)))) return undefined;
+    const latest = decodePartitionSnapshot(await storage.readChunk(jobId, Number(offset), 'state'));
+    const deltas: Uint8Array[] = [];
+    let link = latest;
+    while (link.header.parent !== undefined) {
+      if (deltas.length > 10_000) throw new Error(`partition ${partition}: the snapshot chain at ${offset} loops`);
+      deltas.unshift(link.state);
+      const parent = Number(link.header.parent);
+      if (!(await storage.readManifest(jobId, parent))) {
+        throw new Error(`partition ${partition}: the snapshot at ${offset} chains on ${parent}, which is not stored`);
+      }
+      link = decodePartitionSnapshot(await storage.readChunk(jobId, parent, 'state'));
+    }
+    return { header: latest.header, full: link.state, deltas };
   }
 
   private async committedOffset(partition: number): Promise<bigint | undefined> {
@@ -668,6 +749,7 @@ export class KafkaRuleJob<S> {
     const flushed = exactlyOnce ? undefined : this.eager.flush();
     const giveBack = (): void => {
       for (const c of captures) {
+        if (!(c.state instanceof Uint8Array)) c.state.abandon();
         if (this.runs.get(c.run.partition) !== c.run) continue;
         c.run.dirty = true;
         c.run.output = c.records.concat(c.run.output);
@@ -732,6 +814,10 @@ export class KafkaRuleJob<S> {
         }
         return;
       }
+      for (const snap of snapshots) {
+        snap.snapshot?.confirm();
+        snap.run.base = nextBase(snap.run.base, snap);
+      }
       this.countAlertsOut(records);
       this.onCheckpointDone(started, snapshots);
     };
@@ -748,17 +834,27 @@ export class KafkaRuleJob<S> {
     const header: PartitionSnapshotHeader = { v: 2, offset: run.nextOffset.toString(), time: run.time.snapshot() };
     const records = takeOutput ? run.output : [];
     if (takeOutput) run.output = [];
-    const state = processor.beginSnapshot ? processor.beginSnapshot(run.state) : processor.snapshotPartition(run.state);
+    const base = run.base;
+    const incremental =
+      this.incremental &&
+      base !== undefined &&
+      base.chain < this.maxChain &&
+      base.chainBytes < CHAIN_BYTES_PER_FULL_BYTE * base.fullBytes;
+    const state = processor.beginSnapshot
+      ? processor.beginSnapshot(run.state, { incremental })
+      : processor.snapshotPartition(run.state);
+    if (!(state instanceof Uint8Array) && state.kind === 'incremental') header.parent = base!.offset.toString();
     return { run, offset: run.nextOffset, header, state, records };
   }
 
   /** Finishes a partition's snapshot a slice of keys at a time, giving the batch loop its turn between slices. */
   private async finishSnapshot(c: SnapshotCapture<S>): Promise<PendingSnapshot<S>> {
     let bytes: Uint8Array;
+    let snapshot: PartitionSnapshot | undefined;
     if (c.state instanceof Uint8Array) {
       bytes = c.state;
     } else {
-      const snapshot = c.state;
+      snapshot = c.state;
       for (;;) {
         const sliceEnds = performance.now() + SNAPSHOT_SLICE_MS;
         let done = false;
@@ -768,7 +864,7 @@ export class KafkaRuleJob<S> {
       }
       bytes = snapshot.bytes();
     }
-    return { run: c.run, offset: c.offset, data: encodePartitionSnapshot(c.header, bytes) };
+    return { run: c.run, offset: c.offset, data: encodePartitionSnapshot(c.header, bytes), header: c.header, snapshot };
   }
 
   /** Step 1 of the protocol: each moved partition's state under the offset it corresponds to. */
@@ -776,8 +872,11 @@ export class KafkaRuleJob<S> {
     const digest = this.options.processor.broadcastDigest();
     // Written side by side: the round trips overlap.
     await Promise.all(
-      snapshots.map(({ run, offset, data }) =>
-        this.writeRestorePoint(run.partition, Number(offset), data, { broadcastDigest: digest }),
+      snapshots.map(({ run, offset, data, header }) =>
+        this.writeRestorePoint(run.partition, Number(offset), data, {
+          broadcastDigest: digest,
+          ...(header.parent !== undefined ? { parent: header.parent } : {}),
+        }),
       ),
     );
   }
@@ -868,10 +967,10 @@ export class KafkaRuleJob<S> {
   private async pruneSnapshots(committed: ReadonlyArray<readonly [number, bigint]>): Promise<void> {
     for (const [partition, offset] of committed) {
       const jobId = this.partitionJobId(partition);
-      const all = await this.options.storage.list(jobId);
-      const older = all.filter((m) => m.checkpointId < Number(offset));
-      for (const manifest of older.slice(0, Math.max(0, older.length - this.retained))) {
-        await this.options.storage.delete(jobId, manifest.checkpointId);
+      const stored = await this.options.storage.list(jobId);
+      const snapshots = stored.map((m) => ({ offset: m.checkpointId, parent: m.metadata.parent }));
+      for (const id of prunableSnapshots(snapshots, Number(offset), this.retained)) {
+        await this.options.storage.delete(jobId, id);
       }
     }
   }
@@ -885,6 +984,47 @@ export class KafkaRuleJob<S> {
     );
     return result;
   }
+}
+
+/**
+ * The stored snapshots of a partition that may go once `committed` is committed: those older than it, but the
+ * `retained` newest of them and every snapshot a kept one chains on (`parent`, an offset).
+ */
+export function prunableSnapshots(
+  stored: ReadonlyArray<{ offset: number; parent?: unknown }>,
+  committed: number,
+  retained: number,
+): number[] {
+  const parentOf = new Map(stored.map((s) => [s.offset, s.parent] as const));
+  const kept = new Set<number>();
+  const keep = (offset: number): void => {
+    for (let at: number | undefined = offset; at !== undefined && !kept.has(at);) {
+      kept.add(at);
+      const parent = parentOf.get(at);
+      at = parent === undefined || parent === null ? undefined : Number(parent);
+    }
+  };
+  const older = stored
+    .map((s) => s.offset)
+    .filter((offset) => offset < committed)
+    .sort((a, b) => a - b);
+  for (const s of stored) if (s.offset >= committed) keep(s.offset);
+  for (const offset of older.slice(Math.max(0, older.length - retained))) keep(offset);
+  return older.filter((offset) => !kept.has(offset));
+}
+
+/** The base the next incremental snapshot of a partition chains on, once `committed` is committed. */
+function nextBase<S>(previous: SnapshotBase | undefined, committed: PendingSnapshot<S>): SnapshotBase {
+  const bytes = committed.data.byteLength;
+  if (committed.header.parent === undefined)
+    return { offset: committed.offset, chain: 0, chainBytes: 0, fullBytes: bytes };
+  const base = previous!;
+  return {
+    offset: committed.offset,
+    chain: base.chain + 1,
+    chainBytes: base.chainBytes + bytes,
+    fullBytes: base.fullBytes,
+  };
 }
 
 /** Where a savepoint's copy of one partition lives in the checkpoint storage. */

@@ -38,16 +38,38 @@ export interface PartitionProcessor<S> {
    * the processor keeps it exact by writing a key's state into the snapshot before it first changes it. Without it,
    * the job calls `snapshotPartition`, which stops processing for as long as the whole state takes to encode.
    */
-  beginSnapshot?(state: S): PartitionSnapshot;
-  restorePartition(data: Uint8Array): S;
+  beginSnapshot?(state: S, options?: BeginSnapshotOptions): PartitionSnapshot;
+  /**
+   * The state a snapshot stands for: `data` is a full snapshot, `deltas` (oldest first) the incremental ones taken
+   * after it, each holding what changed since the one before.
+   */
+  restorePartition(data: Uint8Array, deltas?: readonly Uint8Array[]): S;
   /** Counters for metrics, e.g. keys, partial matches. */
   partitionStats?(state: S): Record<string, number>;
 }
 
-/** A snapshot in progress (see `PartitionProcessor.beginSnapshot`); the bytes equal what `snapshotPartition` gives. */
+export interface BeginSnapshotOptions {
+  /**
+   * Whether the snapshot may hold only the keys changed since the last snapshot the job confirmed (`confirm`), rather
+   * than every key. The job asks for a full one when it has no stored base to chain on, and now and then so that a
+   * restore reads a short chain. @defaultValue false
+   */
+  incremental?: boolean;
+}
+
+/**
+ * A snapshot in progress (see `PartitionProcessor.beginSnapshot`). A full one's bytes equal what `snapshotPartition`
+ * gives; an incremental one's hold the keys changed (or gone) since the confirmed snapshot before it.
+ */
 export interface PartitionSnapshot {
+  /** Whether the bytes hold every key, or only the changes since the last confirmed snapshot. */
+  readonly kind: 'full' | 'incremental';
   /** Encodes up to `budget` more keys; true once every key is in. */
   step(budget: number): boolean;
   /** The encoded state, once `step` returned true. */
   bytes(): Uint8Array;
+  /** The snapshot is stored and committed: later incremental snapshots hold only what changes after it. */
+  confirm(): void;
+  /** The snapshot was not committed: its changes go into the next snapshot again. */
+  abandon(): void;
 }

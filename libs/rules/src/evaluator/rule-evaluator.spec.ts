@@ -1,6 +1,6 @@
 import { compileRule, type CompiledRule } from '../compile/compile-rule';
 import type { Alert } from '../alert/alert';
-import type { Rule } from '../model/rule';
+import type { JsonValue, Rule } from '../model/rule';
 import { RuleEvaluator, type KeyState } from './rule-evaluator';
 
 const MIN = 60_000;
@@ -182,7 +182,22 @@ describe('RuleEvaluator: lifecycle', () => {
     expect(h.evaluator.route(pay('x', 1500))).toEqual([]);
     h.advance(T0 + 10 * MIN);
     const kept = h.evaluator.snapshot(h.states.get('cardId=c1') as KeyState) as { aggregates: { slots: unknown[] } };
-    expect(kept.aggregates.slots).toEqual([expect.objectContaining({ rule: 'velocity', members: [0, 1, 2, 3] })]);
+    expect(kept.aggregates.slots).toHaveLength(1);
+    const [rule, , fn, , , , , members] = kept.aggregates.slots[0] as unknown[];
+    expect({ rule, fn, members }).toEqual({ rule: 'velocity', fn: 'count', members: [0, 1, 2, 3] });
+    // Key-state format 2 wrote slots as objects: it still restores to the same state.
+    const v3 = kept as unknown as { v: number; aggregates: { slots: unknown[][] } };
+    const v2 = {
+      ...v3,
+      v: 2,
+      aggregates: {
+        ...v3.aggregates,
+        slots: v3.aggregates.slots.map(([rule, shape, fn, latest, firing, sum, comp, members]) => ({
+          ...{ rule, shape, fn, latest, firing: firing === 1, sum, comp, members },
+        })),
+      },
+    };
+    expect(h.evaluator.snapshot(h.evaluator.restore(v2 as unknown as JsonValue))).toEqual(kept);
     h.evaluator = evaluatorOf(velocity({ version: 3, status: 'deleted' }));
     h.advance(T0 + 11 * MIN);
     expect(h.states.get('cardId=c1')).toEqual(new Map());

@@ -69,7 +69,9 @@ export const AGGREGATES_ENTRY = '#aggregates';
 export type KeyState = Map<string, RuleState>;
 
 /** Format version of {@link RuleEvaluator.snapshot}. */
-const SNAPSHOT_VERSION = 2;
+const SNAPSHOT_VERSION = 3;
+/** Format 2 differs only in how aggregate slots are written (objects); restore reads both. */
+const READABLE_VERSIONS: readonly number[] = [2, SNAPSHOT_VERSION];
 
 interface KeySnapshot {
   v: number;
@@ -266,7 +268,7 @@ export class RuleEvaluator {
 
   /**
    * JSON-safe form of a key's state (NFA states through the CEP library's own snapshot), with a format version.
-   * `restore` reads only this version (2): the per-rule windows of version 1 were never deployed.
+   * `restore` reads this version (3) and version 2: the per-rule windows of version 1 were never deployed.
    */
   snapshot(keyState: KeyState): JsonValue {
     const out: KeySnapshot = { v: SNAPSHOT_VERSION };
@@ -291,10 +293,10 @@ export class RuleEvaluator {
    */
   restore(data: JsonValue): KeyState {
     const snap = data as unknown as KeySnapshot;
-    if (snap === null || typeof snap !== 'object' || snap.v !== SNAPSHOT_VERSION) {
+    if (snap === null || typeof snap !== 'object' || !READABLE_VERSIONS.includes(snap.v)) {
       throw new CepheusError(
         'STATE_RESTORE_FAILED',
-        `rule state snapshot format ${String((snap as { v?: unknown } | null)?.v)} is not ${SNAPSHOT_VERSION}`,
+        `rule state snapshot format ${String((snap as { v?: unknown } | null)?.v)} is not one of ${READABLE_VERSIONS.join(', ')}`,
       );
     }
     const out: KeyState = new Map();
