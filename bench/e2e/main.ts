@@ -7,19 +7,24 @@
  * pipe ratio) last.
  *
  * Environment: KAFKA_BROKERS (else a broker is started), BENCH_E2E_EVENTS (default 300000), BENCH_E2E_RUNS (3),
- * BENCH_E2E_PROBE_EVERY (10), BENCH_E2E_ONLY (`latency`, `alo`, `raw` or `engine`: one part alone, for tuning), BENCH_CHILD_NODE_ARGS
- * (node flags for the engine processes, e.g. `--cpu-prof`).
+ * BENCH_E2E_PROBE_EVERY (10), BENCH_E2E_ONLY (`latency`, `alo`, `raw` or `engine`: one part alone, for tuning),
+ * BENCH_E2E_CHECKPOINT_MS (the latency runs' checkpoint interval, e.g. 600000 to see latency without checkpoints),
+ * BENCH_E2E_DIAG (latency runs also print, to stderr, where the time goes: probe sent -> alert produced, each second,
+ * and the engine's event-loop delay, GC and checkpoint figures), BENCH_CHILD_NODE_ARGS (node flags for the engine
+ * processes, e.g. `--cpu-prof`). Latency runs send WARM_UP_SECONDS at their rate before they measure.
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { spawnEngine, type EngineProcess } from '../support/engine-process';
 import { createTopics } from '../support/kafka-topics';
-import { ensureKafka, ensureRedis, figure, median, percentile } from '../support/services';
+import { ensureKafka, ensureRedis, figure, median, percentile, removeJobState } from '../support/services';
 
 const EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 300_000);
 const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
 const PARTITIONS = 4;
 const CHECKPOINT_MS = 1000;
+/** Latency runs send this long at their rate before the measured seconds. */
+const WARM_UP_SECONDS = 3;
 /** Latency runs: one event in PROBE_EVERY is a probe that raises an alert; latency is measured on the probes. */
 const PROBE_EVERY = Number(process.env.BENCH_E2E_PROBE_EVERY ?? 10);
 
@@ -165,6 +170,7 @@ async function engineRun(
     }
   } finally {
     await Promise.all(running.map((e) => e.stop()));
+    await removeJobState(redisUrl, jobId);
   }
 }
 
@@ -213,7 +219,7 @@ async function latency(
     CEPHEUS_JOB_ID: base,
     CEPHEUS_INSTANCE_ID: base,
     CEPHEUS_GUARANTEE: guarantee,
-    CEPHEUS_CHECKPOINT_INTERVAL_MS: String(checkpointMs),
+    CEPHEUS_CHECKPOINT_INTERVAL_MS: process.env.BENCH_E2E_CHECKPOINT_MS ?? String(checkpointMs),
     CEPHEUS_EVENTS_TOPIC: topics.events,
     CEPHEUS_RULES_TOPIC: topics.rules,
     CEPHEUS_ALERTS_TOPIC: topics.alerts,
@@ -221,6 +227,8 @@ async function latency(
     CEPHEUS_DLQ_TOPIC: `${base}.dlq`,
   });
   const latencies: number[] = [];
+  const bySecond = new Map<number, number[]>();
+  const toEngineOut: number[] = [];
   const consumer = kafka.consumer({ groupId: `${base}-tail`, readUncommitted: false, maxWaitTimeInMs: 10 });
   await consumer.connect();
   await consumer.subscribe({ topic: topics.alerts, fromBeginning: true });
@@ -230,45 +238,66 @@ async function latency(
     autoCommit: false,
     eachMessage: async ({ message }) => {
       const alert = JSON.parse(String(message.value)) as { ruleId: string; events: Array<{ id: string }> };
-      if (alert.ruleId !== 'probe') return;
-      const sentAt = Number(alert.events[0].id.split('-')[1]);
+      const [kind, at] = alert.events[0].id.split('-');
+      if (alert.ruleId !== 'probe' || kind !== 'probe') return;
+      const sentAt = Number(at);
       latencies.push(Date.now() - sentAt);
+      const second = Math.floor(sentAt / 1000);
+      bySecond.set(second, [...(bySecond.get(second) ?? []), Date.now() - sentAt]);
+      toEngineOut.push(Number(message.timestamp) - sentAt);
     },
   });
-  // Warm-up: the first transactions after start can retry while the coordinator warms up.
-  await new Promise((r) => setTimeout(r, 2000));
-  const total = rate * seconds;
-  const probes = Math.ceil(total / probeEvery);
   // Small sends: a probe waits at most one tick in the producer before it leaves.
   const tick = 10;
   const perTick = Math.max(1, Math.round((rate * tick) / 1000));
   let sent = 0;
-  const started = Date.now();
-  while (sent < total) {
-    const now = Date.now();
-    const messages = [];
-    for (let i = 0; i < perTick && sent < total; i++, sent++) {
-      const cardId = `card-${sent % 100_000}`;
-      const probe = sent % probeEvery === 0;
-      messages.push({
-        key: cardId,
-        value: JSON.stringify(
-          probe
-            ? { id: `probe-${now}-${sent}`, type: 'probe', cardId, timestamp: now }
-            : { id: `p-${sent}`, type: 'payment', cardId, amount: (sent * 7919) % 2000, country: 'FR', timestamp: now },
-        ),
-      });
+  const sendAtRate = async (count: number, probePrefix: string): Promise<void> => {
+    const started = Date.now();
+    const first = sent;
+    const end = sent + count;
+    while (sent < end) {
+      const now = Date.now();
+      const messages = [];
+      for (let i = 0; i < perTick && sent < end; i++, sent++) {
+        const cardId = `card-${sent % 100_000}`;
+        const probe = sent % probeEvery === 0;
+        messages.push({
+          key: cardId,
+          value: JSON.stringify(
+            probe
+              ? { id: `${probePrefix}-${now}-${sent}`, type: 'probe', cardId, timestamp: now }
+              : {
+                  id: `p-${sent}`,
+                  type: 'payment',
+                  cardId,
+                  amount: (sent * 7919) % 2000,
+                  country: 'FR',
+                  timestamp: now,
+                },
+          ),
+        });
+      }
+      await producer.send({ topic: topics.events, acks: -1, messages });
+      const wait = started + ((sent - first) / perTick) * tick - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
-    await producer.send({ topic: topics.events, acks: -1, messages });
-    const next = started + (sent / perTick) * tick;
-    const wait = next - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  }
+  };
+  // Warm-up at the same rate, not measured: the engine's first seconds (partitions restored, code compiled, the first
+  // transactions, which can retry while the coordinator warms up) are not its steady state.
+  await sendAtRate(rate * WARM_UP_SECONDS, 'warmup');
+  const total = rate * seconds;
+  const probes = Math.ceil(total / probeEvery);
+  await sendAtRate(total, 'probe');
   const deadline = Date.now() + 20_000;
   while (latencies.length < probes && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const stats = await engine.instance();
   if (process.env.BENCH_E2E_DIAG) {
     const metrics = await (await fetch(`http://127.0.0.1:${engine.port}/metrics`)).text();
+    // Where the time goes: to the alert's produce (its Kafka timestamp), per second of the run, and inside the engine.
+    const split = (values: number[]): string => `p50 ${percentile(values, 50)} p99 ${percentile(values, 99)} ms`;
+    process.stderr.write(`${guarantee}: probe sent -> alert produced: ${split(toEngineOut)}\n`);
+    const seconds = [...bySecond].sort((a, b) => a[0] - b[0]);
+    seconds.forEach(([, values], i) => process.stderr.write(`${guarantee}: second ${i + 1}: ${split(values)}\n`));
     process.stderr.write(
       metrics
         .split('\n')
@@ -283,6 +312,7 @@ async function latency(
   await consumer.disconnect();
   await producer.disconnect();
   await engine.stop();
+  await removeJobState(redisUrl, base);
   if (latencies.length < probes) {
     throw new Error(`only ${latencies.length} of ${probes} probe alerts arrived; engine: ${JSON.stringify(stats)}`);
   }

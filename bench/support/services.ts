@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 
 function repoRoot(): string {
   return __dirname.includes(join('dist', 'bench')) ? join(__dirname, '..', '..', '..') : join(__dirname, '..', '..');
@@ -53,4 +54,22 @@ export function percentile(values: number[], p: number): number {
 export function figure(name: string, value: number, unit: string): void {
   const shown = Math.abs(value) >= 100 ? Math.round(value) : Number(value.toFixed(3));
   process.stdout.write(`${name}: ${shown} ${unit}\n`);
+}
+
+/** Removes what an engine of job `jobId` left in Redis (checkpoints, savepoint answers): benchmarks leave nothing. */
+export async function removeJobState(redisUrl: string, jobId: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true });
+  await redis.connect();
+  try {
+    for (const pattern of [`cepheus:${jobId}.*`, `cepheus:${jobId}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        if (keys.length > 0) await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
