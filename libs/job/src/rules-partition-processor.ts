@@ -195,9 +195,9 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   }
 
   snapshotPartition(state: RulesPartitionState): Uint8Array {
-    const keys: Array<[string, JsonValue]> = [];
-    for (const [key, keyState] of state.keys) keys.push([key, this.evaluator.snapshot(keyState)]);
-    return Buffer.from(JSON.stringify({ v: 1, keys }));
+    const keys: string[] = [];
+    for (const [key, keyState] of state.keys) keys.push(this.encodeKey(key, keyState));
+    return Buffer.from(`{"v":1,"keys":[${keys.join(',')}]}`);
   }
 
   /**
@@ -232,13 +232,16 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       return true;
     };
     const current = (): boolean => state.unconfirmed?.progress === progress;
+    const cursor = progress.todo.values();
     return {
       kind: incremental ? 'incremental' : 'full',
       step: (budget) => {
         if (state.snapshot !== progress) throw new Error('a newer snapshot of this partition replaced this one');
-        for (const key of progress.todo) {
-          if (budget-- <= 0) break;
-          this.keepForSnapshot(state, key, state.keys.get(key), true);
+        // One iterator across steps: a new one would walk past every key already deleted from `todo` each time (the
+        // set keeps their slots until it shrinks), which made a snapshot quadratic in its keys.
+        for (let next = cursor.next(); !next.done; next = cursor.next()) {
+          this.keepForSnapshot(state, next.value, state.keys.get(next.value), true);
+          if (--budget <= 0) break;
         }
         return done();
       },
@@ -358,13 +361,18 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     }
     let part = state.encoded.get(key);
     if (part === undefined) {
-      part = JSON.stringify([key, this.evaluator.snapshot(keyState)]);
+      part = this.encodeKey(key, keyState);
       if (remember) state.encoded.set(key, part);
     }
     const first = progress.chunks.length === 0 && progress.pending.length === 0;
     progress.pending.push(first ? part : `,${part}`);
     progress.pendingChars += part.length;
     if (progress.pendingChars >= SNAPSHOT_CHUNK_CHARS) flushPending(progress);
+  }
+
+  /** `[key, state]` as JSON text: one entry of a partition snapshot's `keys`. */
+  private encodeKey(key: string, keyState: KeyState): string {
+    return JSON.stringify([key, this.evaluator.snapshot(keyState)]);
   }
 
   /** After a rule change: every key is visited once, so that state of deleted or replaced rules is dropped. */
