@@ -14,6 +14,7 @@
  * processes, e.g. `--cpu-prof`). Latency runs send WARM_UP_SECONDS at their rate before they measure.
  */
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { spawnEngine, type EngineProcess } from '../support/engine-process';
 import { createTopics } from '../support/kafka-topics';
@@ -227,6 +228,8 @@ async function latency(
     CEPHEUS_DLQ_TOPIC: `${base}.dlq`,
   });
   const latencies: number[] = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const bySecond = new Map<number, number[]>();
   const toEngineOut: number[] = [];
   const consumer = kafka.consumer({ groupId: `${base}-tail`, readUncommitted: false, maxWaitTimeInMs: 10 });
@@ -296,6 +299,10 @@ async function latency(
     // Where the time goes: to the alert's produce (its Kafka timestamp), per second of the run, and inside the engine.
     const split = (values: number[]): string => `p50 ${percentile(values, 50)} p99 ${percentile(values, 99)} ms`;
     process.stderr.write(`${guarantee}: probe sent -> alert produced: ${split(toEngineOut)}\n`);
+    const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+    process.stderr.write(
+      `${guarantee}: this process's event-loop delay p50 ${ms(loopDelay.percentile(50))} p99 ${ms(loopDelay.percentile(99))} max ${ms(loopDelay.max)} ms\n`,
+    );
     const seconds = [...bySecond].sort((a, b) => a[0] - b[0]);
     seconds.forEach(([, values], i) => process.stderr.write(`${guarantee}: second ${i + 1}: ${split(values)}\n`));
     process.stderr.write(
