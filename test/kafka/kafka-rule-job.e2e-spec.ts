@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import {
   KafkaRuleJob,
+  type BeginSnapshotOptions,
   type DecodedEvent,
+  type PartitionSnapshot,
   type EmittedAlert,
   type PartitionProcessor,
   type RuleRecord,
@@ -49,6 +51,46 @@ class EveryNthProcessor implements PartitionProcessor<CountState> {
   }
   restorePartition(data: Uint8Array): CountState {
     return new Map(JSON.parse(Buffer.from(data).toString()) as Array<[string, number]>);
+  }
+}
+
+/** The same counts, snapshotted incrementally: only the keys an event changed since the last confirmed snapshot. */
+class IncrementalEveryNthProcessor extends EveryNthProcessor {
+  private readonly changed = new WeakMap<CountState, Set<string>>();
+  private changesOf(state: CountState): Set<string> {
+    let changes = this.changed.get(state);
+    if (changes === undefined) this.changed.set(state, (changes = new Set()));
+    return changes;
+  }
+  override processEvent(state: CountState, event: DecodedEvent): EmittedAlert[] {
+    this.changesOf(state).add(event.key);
+    return super.processEvent(state, event);
+  }
+  override snapshotPartition(state: CountState): Uint8Array {
+    return Buffer.from(JSON.stringify([...state]));
+  }
+  beginSnapshot(state: CountState, options: BeginSnapshotOptions = {}): PartitionSnapshot {
+    const changes = this.changesOf(state);
+    this.changed.set(state, new Set());
+    const incremental = options.incremental === true;
+    const keys = incremental ? [...changes] : [...state.keys()];
+    const bytes = Buffer.from(JSON.stringify(keys.map((k) => [k, state.get(k)])));
+    return {
+      kind: incremental ? 'incremental' : 'full',
+      step: () => true,
+      bytes: () => bytes,
+      confirm: () => undefined,
+      abandon: () => {
+        for (const key of changes) this.changesOf(state).add(key);
+      },
+    };
+  }
+  override restorePartition(data: Uint8Array, deltas: readonly Uint8Array[] = []): CountState {
+    const state = new Map<string, number>();
+    for (const bytes of [data, ...deltas]) {
+      for (const [k, v] of JSON.parse(Buffer.from(bytes).toString()) as Array<[string, number]>) state.set(k, v);
+    }
+    return state;
   }
 }
 
@@ -159,6 +201,55 @@ describe('KafkaRuleJob on the real broker and Redis', () => {
         expect(new Set(ids).size).toBe(30);
         expect(second.stats().restores).toBeGreaterThan(0);
         expect(second.stats().restoredWithoutSnapshot).toBe(0);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await alerts.stop();
+    }
+  });
+
+  it('restores a partition from its full snapshot and the incremental ones chained after it', async () => {
+    const topics = testTopics('job-chain');
+    const jobId = uniqueName('job');
+    const first = newJob(topics, jobId, 'i1', new IncrementalEveryNthProcessor(), 600_000);
+    await first.start();
+    const alerts = await TopicTail.start(topics.alerts);
+    try {
+      // Every key, then only k0 and k1, then only k2: one full snapshot per partition, then incremental ones.
+      const rounds = [events(5, 4), events(2, 2, 10_000), events(3, 2, 20_000).filter((e) => e.key === 'k2')];
+      let sent = 0;
+      for (const [i, round] of rounds.entries()) {
+        const relabelled = round.map((e) => ({ ...e, value: e.value.replace('"e-', `"r${i}-`) }));
+        await produce(topics.events, relabelled);
+        sent += round.length;
+        await waitUntil(() => first.stats().eventsIn >= sent, 30_000);
+        await first.checkpointNow();
+      }
+      const manifests = await redis.keys(`cepheus-test-${jobId}:*manifest*`);
+      const parents = (await Promise.all(manifests.map((k) => redis.get(k)))).filter((m) => m?.includes('"parent"'));
+      expect(parents.length).toBeGreaterThan(0);
+      await first.abort();
+
+      const second = newJob(topics, jobId, 'i2', new IncrementalEveryNthProcessor(), 600_000);
+      await second.start();
+      try {
+        // Restored counts: k0, k1, k2 at 6 (two of them only in incremental snapshots), k3, k4 at 4. Two more events
+        // each: k3 and k4 reach 6 and alert; k0-k2 reach 8 and do not. A count lost in the chain would alert again.
+        await produce(
+          topics.events,
+          events(5, 2, 30_000).map((e) => ({ ...e, value: e.value.replace('"e-', '"r3-') })),
+        );
+        await waitUntil(() => second.stats().eventsIn >= 10, 30_000);
+        await second.checkpointNow();
+        expect(second.stats().restoredIncrementalSnapshots).toBeGreaterThan(0);
+        expect(second.stats().restoredWithoutSnapshot).toBe(0);
+        await alerts.waitFor((t) => t.messages.length >= 10, 30_000, 1500);
+        const ids = alerts
+          .values<{ id: string }>()
+          .map((a) => a.id)
+          .sort();
+        expect(ids).toEqual(['k0:3', 'k0:6', 'k1:3', 'k1:6', 'k2:3', 'k2:6', 'k3:3', 'k3:6', 'k4:3', 'k4:6']);
       } finally {
         await second.stop();
       }

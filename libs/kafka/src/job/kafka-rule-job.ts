@@ -81,6 +81,8 @@ export interface KafkaRuleJobStats {
   lastCheckpointMs: number;
   lastCheckpointBytes: number;
   restores: number;
+  /** Incremental snapshots applied on top of full ones by those restores. */
+  restoredIncrementalSnapshots: number;
   restoredWithoutSnapshot: number;
   ownedPartitions: number[];
   rulesApplied: number;
@@ -269,6 +271,7 @@ export class KafkaRuleJob<S> {
       lastCheckpointMs: 0,
       lastCheckpointBytes: 0,
       restores: 0,
+      restoredIncrementalSnapshots: 0,
       restoredWithoutSnapshot: 0,
       ownedPartitions: [],
       rulesApplied: 0,
@@ -656,6 +659,7 @@ export class KafkaRuleJob<S> {
           fullBytes: stored.full.byteLength,
         };
         this.counters.restores += 1;
+        this.counters.restoredIncrementalSnapshots += stored.deltas.length;
       } else {
         // Kafka moved past this offset but no state is stored for it (e.g. Redis lost its data): go on, say so.
         this.counters.restoredWithoutSnapshot += 1;
