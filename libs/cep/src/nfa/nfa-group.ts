@@ -37,9 +37,9 @@ export const NFA_GROUP_SNAPSHOT_VERSION = 1;
 const BUSY_WIDTH = 3;
 
 /**
- * Per-key state of a group: one object for all the patterns, plus one `NfaState` per busy pattern (one with partial
- * or held matches). Idle patterns hold nothing. Plain data mutated in place; treat it as opaque and checkpoint it
- * with `NfaGroup.snapshot`.
+ * Per-key state of a group: one object for all the patterns, holding the partial matches of the sequences in two flat
+ * lists, plus one `NfaState` per busy pattern of the others (one with partial or held matches). Idle patterns hold
+ * nothing. Plain data mutated in place; treat it as opaque and checkpoint it with `NfaGroup.snapshot`.
  */
 export interface NfaGroupState<E> {
   /** Sequence number the next event gets; every pattern's state numbers events with it. */
