@@ -6,7 +6,10 @@
  *   2. `a followedByAny b.oneOrMore() followedBy c` within a window (branching partial matches);
  *   3. 100 patterns at once over one stream (each event goes through 100 NFAs); also the cost of one call that finds
  *      the state idle and the event starting nothing (the fast path most of those calls take). Run twice: as is, and
- *      compiled with `reportTimeouts: false`, as a caller that reads only matches (this benchmark) would.
+ *      compiled with `reportTimeouts: false`, as a caller that reads only matches (this benchmark) would; and each of
+ *      those two ways twice: one state per (key, pattern) (`scenario3_100_patterns...`), and the same NFAs as one
+ *      `NfaGroup` with one state per key (`scenario3_100_patterns_as_group...`). The two must find as many matches,
+ *      or the benchmark fails.
  * Prints medians of several runs, one figure a line as `name: value unit`; state size is the JSON length of the
  * checkpoint snapshots per key, taken at half and at the end of the stream (flat when the window slides); idle
  * (key, pattern) pairs store nothing, as `NFA.isIdle` allows. The headline figure, printed last, is scenario 1 with
@@ -14,8 +17,8 @@
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { NFA, Pattern } from '@cepheus/cep';
-import type { NfaOptions, NfaState } from '@cepheus/cep';
+import { NFA, NfaGroup, Pattern } from '@cepheus/cep';
+import type { NfaGroupState, NfaOptions, NfaState } from '@cepheus/cep';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -126,6 +129,61 @@ function runOnce<E>(nfas: NFA<E>[], stream: Stream<E>, keyCount: number, measure
   return { seconds, matches, bytesHalf, bytesEnd };
 }
 
+/**
+ * `runOnce` for the patterns as one `NfaGroup`: one state per key for all of them, kept only while some pattern of the
+ * key is busy (`NfaGroup.isIdle`), as a keyed store would.
+ */
+function runGroupOnce<E>(group: NfaGroup<E>, stream: Stream<E>, keyCount: number, measure: boolean): RunResult {
+  const states = new Array<NfaGroupState<E> | undefined>(keyCount).fill(undefined);
+  let spare = group.createState();
+  const n = stream.events.length;
+  let matches = 0;
+  let bytesHalf = 0;
+  let seconds = 0;
+  const half = n >> 1;
+  const samples = keyCount === 1 ? 8 : 1;
+  const step = Math.max(1, Math.floor(n / 8 / samples));
+  let bytesEnd = 0;
+  let t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    if (measure) {
+      const toHalf = half - i;
+      const toEnd = n - 1 - i;
+      const inHalf = toHalf >= 0 && toHalf < step * samples && toHalf % step === 0;
+      const inEnd = toEnd >= 0 && toEnd < step * samples && toEnd % step === 0;
+      if (inHalf || inEnd) {
+        seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+        const bytes = groupStateBytes(group, states, keyCount) / samples;
+        if (inHalf) bytesHalf += bytes;
+        else bytesEnd += bytes;
+        t0 = process.hrtime.bigint();
+      }
+    }
+    const key = stream.keys[i];
+    const stored = states[key];
+    const state = stored ?? spare;
+    matches += group.process(state, stream.events[i], i).matches.length;
+    if (group.isIdle(state)) {
+      if (stored !== undefined) {
+        states[key] = undefined;
+        spare = state;
+      }
+    } else if (stored === undefined) {
+      states[key] = state;
+      spare = group.createState();
+    }
+  }
+  seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+  return { seconds, matches, bytesHalf, bytesEnd };
+}
+
+/** `stateBytes` for group states: the JSON length of each key's group snapshot. */
+function groupStateBytes<E>(group: NfaGroup<E>, states: (NfaGroupState<E> | undefined)[], keyCount: number): number {
+  let total = 0;
+  for (const state of states) if (state !== undefined) total += JSON.stringify(group.snapshot(state)).length;
+  return total / keyCount;
+}
+
 /** Mean JSON bytes of the checkpoint snapshots per key (all patterns of the key together; idle ones store nothing). */
 function stateBytes<E>(nfas: NFA<E>[], states: (NfaState<E> | undefined)[][], keyCount: number): number {
   let total = 0;
@@ -150,14 +208,19 @@ function fmt(x: number): string {
 interface Scenario<E> {
   name: string;
   nfas: (keyCount: number) => NFA<E>[];
+  /** Run the NFAs as one `NfaGroup` rather than one state per (key, pattern). */
+  group?: boolean;
   events: number;
   make: (r: () => number) => E;
 }
 
-function bench<E>(s: Scenario<E>, keyCount: number): { eps: number } {
+function bench<E>(s: Scenario<E>, keyCount: number): { eps: number; matches: number } {
   const stream = makeStream(s.events, keyCount, s.make);
   const nfas = s.nfas(keyCount);
-  runOnce(nfas, makeStream(Math.min(s.events, 50_000), keyCount, s.make), keyCount, false); // warm-up
+  const group = s.group === true ? NfaGroup.of(nfas) : undefined;
+  const run = (events: Stream<E>, measure: boolean): RunResult =>
+    group === undefined ? runOnce(nfas, events, keyCount, measure) : runGroupOnce(group, events, keyCount, measure);
+  run(makeStream(Math.min(s.events, 50_000), keyCount, s.make), false); // warm-up
   const eps: number[] = [];
   const mps: number[] = [];
   let last: RunResult | undefined;
@@ -165,7 +228,7 @@ function bench<E>(s: Scenario<E>, keyCount: number): { eps: number } {
   const runs = nfas.length * keyCount > 100_000 ? Math.min(RUNS, 3) : RUNS;
   for (let r = 0; r < runs; r++) {
     gc();
-    last = runOnce(nfas, stream, keyCount, r === 0);
+    last = run(stream, r === 0);
     eps.push(s.events / last.seconds);
     mps.push(last.matches / last.seconds);
     if (r === 0) {
@@ -178,7 +241,7 @@ function bench<E>(s: Scenario<E>, keyCount: number): { eps: number } {
   const label = `${s.name}_${keyCount === 1 ? '1key' : `${keyCount / 1000}k_keys`}`;
   console.log(`${label}_events_per_s: ${fmt(median(eps))} events/s`);
   console.log(`${label}_matches_per_s: ${fmt(median(mps))} matches/s`);
-  return { eps: median(eps) };
+  return { eps: median(eps), matches: (last as RunResult).matches };
 }
 
 /** Window in ms covering about `perKey` events of one key (events are 1 ms apart across all keys). */
@@ -249,6 +312,22 @@ const hundredWithoutTimeouts: Scenario<Tx> = {
   nfas: (keyCount) => hundredPatterns(keyCount, { reportTimeouts: false }),
 };
 
+/** Scenario 3's NFAs as one `NfaGroup`: one state per key for the 100 patterns. The same events and matches. */
+const hundredAsGroup: Scenario<Tx> = { ...hundred, name: 'scenario3_100_patterns_as_group', group: true };
+
+const hundredAsGroupWithoutTimeouts: Scenario<Tx> = {
+  ...hundredWithoutTimeouts,
+  name: 'scenario3_100_patterns_as_group_without_timeouts',
+  group: true,
+};
+
+/** The group must find what the per-pattern NFAs find, or its figure measures something else. */
+function assertSameMatches(what: string, perPattern: { matches: number }, group: { matches: number }): void {
+  if (perPattern.matches !== group.matches) {
+    throw new Error(`${what}: the group found ${group.matches} matches, the per-pattern NFAs ${perPattern.matches}`);
+  }
+}
+
 /**
  * Cost of the idle fast path: the 100 patterns of scenario 3 over one key, with events whose amount fails every start
  * condition, so that every call finds an idle state and an event that starts nothing.
@@ -282,8 +361,12 @@ function main(): void {
   if (only === undefined || only === '3') {
     benchIdle();
     for (const k of keys) {
-      bench(hundred, k);
-      bench(hundredWithoutTimeouts, k);
+      assertSameMatches(`scenario 3, ${k} keys`, bench(hundred, k), bench(hundredAsGroup, k));
+      assertSameMatches(
+        `scenario 3 without timeouts, ${k} keys`,
+        bench(hundredWithoutTimeouts, k),
+        bench(hundredAsGroupWithoutTimeouts, k),
+      );
     }
   }
   if (only === '2' || only === '3') return;

@@ -187,6 +187,14 @@ export class NFA<E> {
     this.fastPath = (options as InternalNfaOptions).noFastPath !== true;
   }
 
+  /**
+   * The options this NFA runs with, for `NfaGroup`, which runs some patterns itself and must honour them.
+   * @internal
+   */
+  get settings(): { readonly cap: number; readonly reportTimeouts: boolean; readonly fastPath: boolean } {
+    return { cap: this.cap, reportTimeouts: this.reportTimeouts, fastPath: this.fastPath };
+  }
+
   /** Validates and compiles a pattern (throws `CEP_MALFORMED_PATTERN`). Compile once, then use for every key. */
   static compile<E>(pattern: Pattern<E>, options: NfaOptions = {}): NFA<E> {
     if (options.maxPartialMatches !== undefined && !(options.maxPartialMatches >= 1)) {
@@ -227,6 +235,18 @@ export class NFA<E> {
       return NOTHING as NfaResult<E>;
     }
     return this.processInGeneral(state, event, timestamp);
+  }
+
+  /**
+   * Whether `process` would change nothing but the sequence number of a state whose `wait` and `oldest` are these,
+   * for this event: the two fast paths of `process`, answered without the state object. `NfaGroup` keeps every busy
+   * pattern's `wait` and `oldest` in one list per key, so that most of its patterns cost no read of their state.
+   * @internal
+   */
+  leavesUnchanged(wait: number, oldest: number, event: E, timestamp: number): boolean {
+    if (!this.fastPath) return false;
+    if (wait === WAIT_IDLE) return !this.starts(event);
+    return wait >= 0 && timestamp - oldest < this.window && !this.waitingMayTake(wait, event) && !this.starts(event);
   }
 
   /**
