@@ -224,9 +224,13 @@ export function allocateSlot(
   if (s < 0) {
     s = w.slots;
     if (s >= w.words * 32) widen(w);
-    // Slot records come before the events: a new one moves them (rare: once per rule and key).
-    if (w.n === 0) w.d = w.d.concat(FRESH_SLOT);
-    else w.d.splice(s * STRIDE, 0, ...FRESH_SLOT);
+    // Slot records come before the events: a new one moves them up, in place. Once per rule and key, but most keys
+    // are small and see a new rule at most of their events; a splice copied the whole array each time (with a spread
+    // argument list), a third of the benchmark's allocation.
+    const d = w.d;
+    const end = d.length;
+    for (let k = 0; k < STRIDE; k++) d.push(FRESH_SLOT[k]);
+    for (let k = end - 1; k >= s * STRIDE; k--) d[k + STRIDE] = d[k];
     w.slots++;
   }
   const d = w.d;
