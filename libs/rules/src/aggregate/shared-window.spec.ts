@@ -7,6 +7,8 @@ import {
   compactWindow,
   createSharedWindow,
   evictSlot,
+  findSlot,
+  freeSlot,
   insertEvent,
   internName,
   restoreSharedWindow,
@@ -89,6 +91,39 @@ describe('shared window', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  it("finds each rule's slot by scan or by index as slots are allocated and freed", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ free: fc.boolean(), rule: fc.integer({ min: 0, max: 59 }), hint: fc.nat(70) }), {
+          maxLength: 300,
+        }),
+        (ops) => {
+          const w = createSharedWindow();
+          const model = new Map<number, number>();
+          const code = (r: number): number => internName(`slot-index-rule-${r}`);
+          let time = 0;
+          for (const { free, rule, hint } of ops) {
+            const s = findSlot(w, code(rule), hint);
+            expect(s).toBe(model.get(rule) ?? -1);
+            if (free && s >= 0) {
+              freeSlot(w, s);
+              model.delete(rule);
+            } else if (s < 0) {
+              const t = allocateSlot(w, code(rule), internName('shape'), 'sum', 'x');
+              expect([...model.values()]).not.toContain(t);
+              model.set(rule, t);
+              // Members too, so that freeing and widening move real data.
+              admit(w, t, 10, ++time);
+              addMember(w, t, insertEvent(w, time, `e${time}`), rule);
+            }
+            for (const [r, slot] of model) expect(findSlot(w, code(r), 0)).toBe(slot);
+          }
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });

@@ -4,7 +4,8 @@ import { ReferenceEngine } from '../testing/reference-engine';
 import { compileCondition } from './compile-condition';
 import { EXTRA_OPERATORS } from './extra-operators';
 import { FactRegistry, type FactDefinition, type RuleEvent, type StepContext } from './facts';
-import { OperatorRegistry } from './operators';
+import { LeafProgram } from './leaf-program';
+import { BUILT_IN_OPERATORS, OperatorRegistry } from './operators';
 
 // A custom fact with params, to hold custom facts to the same semantics in both implementations.
 const FIELD_OR: FactDefinition = {
@@ -209,6 +210,91 @@ describe('compiled conditions against json-rules-engine', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+/** The answer of a condition's simple leaves run as data, or 'error' when an operator throws. */
+function leavesAnswer(c: TopLevelCondition, e: RuleEvent): boolean | 'error' | undefined {
+  const leaves = compileCondition(c, { operators, facts }).leaves;
+  if (leaves === undefined) return undefined;
+  const program = new LeafProgram();
+  // Another condition first, so that the leaves do not start at 0 and fields are shared.
+  program.add([{ path: ['a'], operator: 'equal', value: 1 }]);
+  const start = program.add(leaves);
+  program.begin(e.event);
+  try {
+    return program.holds(start, start + leaves.length);
+  } catch {
+    return 'error';
+  }
+}
+
+const SIMPLE_OPERATORS = OPERATORS.filter((o) => BUILT_IN_OPERATORS.some((b) => b.name === o));
+const simpleLeaf: fc.Arbitrary<ConditionNode> = fc.record({
+  fact: fc.constant('event'),
+  path: fc.constantFrom(...PATHS),
+  operator: fc.constantFrom(...SIMPLE_OPERATORS),
+  value,
+});
+const conjunction: fc.Arbitrary<TopLevelCondition> = fc
+  .record({
+    all: fc.array(
+      fc.oneof(
+        { weight: 5, arbitrary: simpleLeaf },
+        { weight: 1, arbitrary: fc.record({ all: fc.array(simpleLeaf, { maxLength: 2 }) }) },
+        { weight: 1, arbitrary: fc.record({ any: fc.tuple(simpleLeaf) }) },
+        { weight: 1, arbitrary: leaf },
+      ),
+      { maxLength: 4 },
+    ),
+  })
+  .map(asJson);
+
+describe('simple leaves as data (LeafProgram)', () => {
+  it('answer as the compiled test does, exceptions included, whenever a condition has them', () => {
+    let simple = 0;
+    fc.assert(
+      fc.property(fc.oneof(conjunction, topLevel), fc.array(ruleEvent, { minLength: 1, maxLength: 3 }), (c, events) => {
+        const compiled = compileCondition(c, { operators, facts });
+        for (const e of events) {
+          const actual = leavesAnswer(c, e);
+          if (actual === undefined) return;
+          simple++;
+          let expected: boolean | 'error';
+          try {
+            expected = compiled.test(e, undefined);
+          } catch {
+            expected = 'error';
+          }
+          expect(actual).toBe(expected);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    expect(simple).toBeGreaterThan(1000);
+  });
+
+  it('are only offered for undecorated built-in operators not replaced by custom ones', () => {
+    const leafOf = (operator: string): TopLevelCondition => ({
+      all: [{ fact: 'event', path: '$.a', operator, value: 1 }],
+    });
+    expect(compileCondition(leafOf('equal'), { operators, facts }).leaves).toEqual([
+      { path: ['a'], operator: 'equal', value: 1 },
+    ]);
+    expect(compileCondition(leafOf('not:equal'), { operators, facts }).leaves).toBeUndefined();
+    expect(compileCondition(leafOf('startsWith'), { operators, facts }).leaves).toBeUndefined();
+    const replaced = new OperatorRegistry([{ name: 'equal', evaluate: (a, b) => a == b }]);
+    expect(compileCondition(leafOf('equal'), { operators: replaced, facts }).leaves).toBeUndefined();
+    expect(
+      compileCondition(
+        { any: [{ fact: 'event', path: '$.a', operator: 'equal', value: 1 }, leafOf('equal')] },
+        {
+          operators,
+          facts,
+        },
+      ).leaves,
+    ).toBeUndefined();
+    expect(compileCondition({ all: [] }, { operators, facts }).leaves).toEqual([]);
   });
 });
 

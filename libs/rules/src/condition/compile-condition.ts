@@ -1,6 +1,6 @@
 import type { ConditionNode, FactReference, JsonValue, LeafCondition, TopLevelCondition } from '../model/rule';
 import { FactRegistry, type FactFn, type RuleEvent, type StepContext } from './facts';
-import { parsePath } from './json-path';
+import { parsePath, type PathSegments } from './json-path';
 import { OperatorRegistry } from './operators';
 
 /** A compiled condition: synchronous, allocation-free on the common paths, never `eval`. */
@@ -30,7 +30,39 @@ export interface CompiledCondition {
   explain(event: RuleEvent, ctx: StepContext | undefined): ConditionTrace;
   /** The fields of the current event (`event` fact paths) this condition reads. */
   readonly eventPaths: readonly string[];
+  /**
+   * When the condition is a conjunction of {@link SimpleLeaf}s (`all` of them, nested `all`s and single-child `any`s
+   * flattened), those leaves in evaluation order: `test` holds exactly when each holds, the first that does not
+   * ending the evaluation. Undefined for any other shape. Lets an evaluator run many rules' conditions as data over
+   * event fields it reads once, rather than through each rule's closures.
+   */
+  readonly leaves?: readonly SimpleLeaf[];
 }
+
+/**
+ * A leaf `{ fact: 'event', path, operator, value }` with an undecorated built-in operator and a literal value (an
+ * array for `in`/`notIn`): it holds when `operator(value at path, value)` does (see {@link simpleLeafHolds}).
+ */
+export interface SimpleLeaf {
+  readonly path: PathSegments;
+  readonly operator: SimpleOperator;
+  readonly value: unknown;
+}
+
+/** The built-in operators a {@link SimpleLeaf} may use. */
+export type SimpleOperator = (typeof SIMPLE_OPERATORS)[number];
+const SIMPLE_OPERATORS = [
+  'equal',
+  'notEqual',
+  'in',
+  'notIn',
+  'contains',
+  'doesNotContain',
+  'lessThan',
+  'lessThanInclusive',
+  'greaterThan',
+  'greaterThanInclusive',
+] as const;
 
 /** What a condition compiles against. */
 export interface ConditionCompileOptions {
@@ -59,7 +91,32 @@ function isFactReference(value: unknown): value is FactReference {
 export function compileCondition(condition: TopLevelCondition, options: ConditionCompileOptions): CompiledCondition {
   const eventPaths = new Set<string>();
   const node = compileNode(condition, options, eventPaths);
-  return { test: node.test, explain: node.explain, eventPaths: [...eventPaths] };
+  const leaves: SimpleLeaf[] = [];
+  return {
+    test: node.test,
+    explain: node.explain,
+    eventPaths: [...eventPaths],
+    ...(simpleConjunction(condition, options.operators, leaves) ? { leaves } : {}),
+  };
+}
+
+/**
+ * Appends the leaves of a conjunction of simple leaves to `out`, in the order `test` evaluates them; false when the
+ * node is anything else. `all` short-circuits left to right, so `all: [all: [a, b], c]` is `a && b && c`; an `any` of
+ * one child is that child (see anyOf).
+ */
+function simpleConjunction(c: ConditionNode, operators: OperatorRegistry, out: SimpleLeaf[]): boolean {
+  if ('all' in c) return (c.all ?? []).every((x) => simpleConjunction(x, operators, out));
+  if ('any' in c) return c.any !== undefined && c.any.length === 1 && simpleConjunction(c.any[0], operators, out);
+  if ('not' in c) return false;
+  if (c.fact !== 'event' || c.path === undefined || isFactReference(c.value)) return false;
+  const path = parsePath(c.path);
+  if (path === undefined || path.length === 0) return false;
+  const operator = SIMPLE_OPERATORS.find((o) => o === c.operator);
+  if (operator === undefined || !operators.isBuiltIn(operator)) return false;
+  if ((operator === 'in' || operator === 'notIn') && !Array.isArray(c.value)) return false;
+  out.push({ path, operator, value: c.value });
+  return true;
 }
 
 function compileNode(c: ConditionNode, options: ConditionCompileOptions, eventPaths: Set<string>): Node {

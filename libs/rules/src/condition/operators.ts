@@ -30,7 +30,7 @@ interface IndexOf {
 
 // parseFloat's own coercion decides, as in json-rules-engine; `toString() !== 'NaN'` is its exact test. For a number,
 // parseFloat(String(x)) is NaN exactly when x is NaN, so the hot case skips the string round trip.
-function numberValidator(factValue: unknown): boolean {
+export function numberValidator(factValue: unknown): boolean {
   if (typeof factValue === 'number') return factValue === factValue;
   return Number.parseFloat(factValue as string).toString() !== 'NaN';
 }
@@ -111,6 +111,12 @@ export class OperatorRegistry {
   /** The decorators, by name. */
   get decorators(): ReadonlyMap<string, OperatorDecoratorDefinition> {
     return this.#decorators;
+  }
+
+  /** Whether `name` is one of json-rules-engine's built-in operators, undecorated and not replaced by a custom one. */
+  isBuiltIn(name: string): boolean {
+    const op = this.#operators.get(name);
+    return op !== undefined && op.name === name && BUILT_IN_OPERATORS.includes(op);
   }
 
   /**

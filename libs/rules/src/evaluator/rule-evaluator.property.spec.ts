@@ -37,6 +37,20 @@ const FILTERS = [
   { all: [{ fact: 'event', path: '$.kind', operator: 'equal', value: 'k1' }] },
   { all: [{ fact: 'event', path: '$.y', operator: 'greaterThan', value: 0 }] },
   { any: [{ fact: 'event', path: '$.kind', operator: 'in', value: ['k1', 'k2'] }] },
+  // Conjunctions of simple leaves run as data in the evaluator, other shapes through their closures: both kinds.
+  {
+    all: [
+      { fact: 'event', path: '$.kind', operator: 'notEqual', value: 'k3' },
+      { all: [{ fact: 'event', path: '$.x', operator: 'lessThanInclusive', value: 2 }] },
+    ],
+  },
+  { not: { fact: 'event', path: '$.y', operator: 'lessThan', value: 1 } },
+  {
+    any: [
+      { fact: 'event', path: '$.kind', operator: 'equal', value: 'k2' },
+      { fact: 'event', path: '$.x', operator: 'greaterThan', value: '0' },
+    ],
+  },
 ];
 
 const ruleSpec = fc.record({
@@ -89,7 +103,8 @@ const SEQUENCE = {
   },
 };
 
-const RULE_IDS = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
+// More than 8, so that some keys find their slots through the window's index rather than by a scan.
+const RULE_IDS = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9', 'r10', 'r11'];
 
 const value = fc.oneof(
   fc.integer({ min: -3, max: 3 }),

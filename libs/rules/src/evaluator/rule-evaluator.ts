@@ -29,9 +29,11 @@ import {
   type SharedWindow,
   type SharedWindowSnapshot,
 } from '../aggregate/shared-window';
-import type { CompiledAggregateRule, CompiledRule, CompiledSequenceRule } from '../compile/compile-rule';
-import type { ConditionFn } from '../condition/compile-condition';
+import type { CompiledAggregateRule, CompiledRule, CompiledSequenceRule, RuleStats } from '../compile/compile-rule';
+import type { ConditionFn, SimpleLeaf } from '../condition/compile-condition';
 import type { RuleEvent } from '../condition/facts';
+import { fieldToPath, parsePath } from '../condition/json-path';
+import { LeafProgram } from '../condition/leaf-program';
 import type { AggregateComparison, AggregateFunction, JsonValue } from '../model/rule';
 import type { RoutedKey } from '../route/rule-set';
 import { RuleSet } from '../route/rule-set';
@@ -95,7 +97,17 @@ interface RulePlan {
   readonly aggregate: CompiledAggregateRule | undefined;
   readonly fn: AggregateFunction;
   readonly filter: ConditionFn | undefined;
+  /**
+   * The filter (aggregates) or the start test (sequences) as leaves `[leavesStart, leavesEnd)` of the evaluator's
+   * {@link LeafProgram} when it is a conjunction of simple leaves (an aggregate without a filter: an empty range);
+   * leavesEnd -1 when the closure must run.
+   */
+  readonly leavesStart: number;
+  readonly leavesEnd: number;
+  readonly stats: RuleStats;
   readonly fieldGetter: ((event: unknown) => unknown) | undefined;
+  /** The aggregated field in the evaluator's {@link LeafProgram}, -1 when none (or read through `fieldGetter`). */
+  readonly valueField: number;
   readonly windowMs: number;
   readonly operator: AggregateComparison;
   readonly limit: number;
@@ -126,6 +138,7 @@ export class RuleEvaluator {
   readonly #plans = new Map<string, RulePlan>();
   /** Plans per routed rule list: `RuleSet.route` hands out the same arrays for the same guard value and grouping. */
   readonly #planLists = new WeakMap<readonly string[], readonly (RulePlan | undefined)[]>();
+  readonly #leaves = new LeafProgram();
 
   constructor(rules: RuleSet | readonly CompiledRule[], options: RuleEvaluatorOptions = {}) {
     this.rules = rules instanceof RuleSet ? rules : new RuleSet(rules);
@@ -154,6 +167,7 @@ export class RuleEvaluator {
     // Index of this event in the shared window, once an aggregate rule took it: stored once for all of them.
     let at = -1;
     const plans = this.#plansOf(route.ruleIds);
+    this.#leaves.begin(event);
     for (let i = 0; i < plans.length; i++) {
       const plan = plans[i];
       if (plan === undefined || !plan.active || timestamp < plan.effectiveFrom) continue;
@@ -166,9 +180,20 @@ export class RuleEvaluator {
           freeSlot(window as SharedWindow, slot);
           slot = -1;
         }
-        if (plan.filter !== undefined && !plan.filter(ev, undefined)) continue;
+        if (plan.leavesEnd >= 0) {
+          if (!this.#leavesHold(plan)) continue;
+        } else if (plan.filter !== undefined && !plan.filter(ev, undefined)) {
+          continue;
+        }
         const fn = plan.fn;
-        const value = windowValueOf(fn, plan.fieldGetter === undefined ? undefined : plan.fieldGetter(event));
+        const value = windowValueOf(
+          fn,
+          plan.valueField >= 0
+            ? this.#leaves.read(plan.valueField)
+            : plan.fieldGetter === undefined
+              ? undefined
+              : plan.fieldGetter(event),
+        );
         if (value === undefined) continue;
         if (window === undefined) {
           window = createSharedWindow();
@@ -193,7 +218,9 @@ export class RuleEvaluator {
           s = undefined;
         }
         // A fresh NFA can only start on its first step: skip the state allocation for events that cannot.
-        if (s === undefined && rule.startTest !== undefined && !rule.startTest(ev, undefined)) continue;
+        if (s === undefined && rule.startTest !== undefined) {
+          if (plan.leavesEnd >= 0 ? !this.#leavesHold(plan) : !rule.startTest(ev, undefined)) continue;
+        }
         if (s === undefined) {
           s = { kind: 'sequence', shape: rule.stateShape, nfa: rule.nfa.createState(), latest: timestamp };
           keyState.set(rule.id, s);
@@ -339,6 +366,11 @@ export class RuleEvaluator {
       if (rule === undefined) return undefined;
       const aggregate = rule.kind === 'aggregate' ? rule : undefined;
       const spec = aggregate?.rule.aggregate;
+      let leaves: readonly SimpleLeaf[] | undefined;
+      if (aggregate !== undefined) leaves = aggregate.filter === undefined ? [] : aggregate.filter.leaves;
+      else if (rule.kind === 'sequence' && rule.startTest !== undefined) leaves = rule.steps[0].condition.leaves;
+      const leavesStart = leaves === undefined ? -1 : this.#leaves.add(leaves);
+      const valuePath = aggregate?.field === undefined ? undefined : parsePath(fieldToPath(aggregate.field));
       plan = {
         rule,
         code: internName(rule.id),
@@ -349,7 +381,11 @@ export class RuleEvaluator {
         aggregate,
         fn: spec?.function ?? 'count',
         filter: aggregate?.filter?.test,
+        leavesStart,
+        leavesEnd: leaves === undefined ? -1 : leavesStart + leaves.length,
+        stats: rule.stats,
         fieldGetter: aggregate?.fieldGetter,
+        valueField: valuePath === undefined ? -1 : this.#leaves.field(valuePath),
         windowMs: aggregate?.windowMs ?? 0,
         operator: spec?.operator ?? 'greaterThan',
         limit: spec?.limit ?? 0,
@@ -357,6 +393,16 @@ export class RuleEvaluator {
       this.#plans.set(id, plan);
     }
     return plan;
+  }
+
+  /** The plan's leaves over the current event; a throwing operator counts as an error and "does not hold". */
+  #leavesHold(plan: RulePlan): boolean {
+    try {
+      return this.#leaves.holds(plan.leavesStart, plan.leavesEnd);
+    } catch {
+      plan.stats.conditionErrors++;
+      return false;
+    }
   }
 
   #advanceWindow(window: SharedWindow, key: string, time: number): Alert[] | undefined {

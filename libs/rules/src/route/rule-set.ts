@@ -174,17 +174,29 @@ export class RuleSet {
   }
 
   #routeTo(out: RoutedKey[], event: Readonly<Record<string, unknown>>, g: Grouping, ruleIds: readonly string[]): void {
+    if (g.getters.length === 1) {
+      // The common case without the growable list (an empty array's first push reserves 16 elements).
+      const v = g.getters[0](event);
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return;
+      out.push({ key: g.prefixes[0] + keyText(v), groupBy: g.groupBy, values: [v], ruleIds });
+      return;
+    }
     const values: (string | number | boolean)[] = [];
     let key = '';
     for (let i = 0; i < g.getters.length; i++) {
       const v = g.getters[i](event);
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return;
       values.push(v);
-      const text = String(v);
-      key += g.prefixes[i] + (NEEDS_ESCAPE.test(text) ? encodeURIComponent(text) : text);
+      key += g.prefixes[i] + keyText(v);
     }
     out.push({ key, groupBy: g.groupBy, values, ruleIds });
   }
+}
+
+/** A routing key's text for a value: URI-encoded when it contains `%`, `&` or `=`. */
+function keyText(v: string | number | boolean): string {
+  const text = String(v);
+  return NEEDS_ESCAPE.test(text) ? encodeURIComponent(text) : text;
 }
 
 /** Per event path, how many distinct values the active rules' guards ask of it. */
