@@ -223,8 +223,11 @@ export class CheckpointCoordinator {
       });
       if (this.#history.length > 100) this.#history.shift();
       await o.notifyComplete(p.id);
+      // Retention before the checkpoint counts as complete, so that whoever awaits it (a job's final checkpoint) sees
+      // the old ones gone. A removal that fails is retried at the next checkpoint; it must not reach the catch below,
+      // which would delete this checkpoint, already committed.
+      await this.#retain().catch(() => undefined);
       p.resolve(manifest);
-      await this.#retain();
     } catch (error) {
       if (this.#pending === p) this.#pending = undefined;
       p.reject(
