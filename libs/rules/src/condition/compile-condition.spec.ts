@@ -5,7 +5,7 @@ import { compileCondition } from './compile-condition';
 import { EXTRA_OPERATORS } from './extra-operators';
 import { FactRegistry, type FactDefinition, type RuleEvent, type StepContext } from './facts';
 import { LeafProgram } from './leaf-program';
-import { BUILT_IN_OPERATORS, OperatorRegistry } from './operators';
+import { BUILT_IN_OPERATOR_NAMES, BUILT_IN_OPERATORS, OperatorRegistry } from './operators';
 
 // A custom fact with params, to hold custom facts to the same semantics in both implementations.
 const FIELD_OR: FactDefinition = {
@@ -251,6 +251,10 @@ const conjunction: fc.Arbitrary<TopLevelCondition> = fc
   .map(asJson);
 
 describe('simple leaves as data (LeafProgram)', () => {
+  it('may use exactly the built-in operators, by the names their definitions carry', () => {
+    expect([...BUILT_IN_OPERATOR_NAMES]).toEqual(BUILT_IN_OPERATORS.map((o) => o.name));
+  });
+
   it('answer as the compiled test does, exceptions included, whenever a condition has them', () => {
     let simple = 0;
     fc.assert(

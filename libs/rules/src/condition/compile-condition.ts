@@ -1,7 +1,7 @@
 import type { ConditionNode, FactReference, JsonValue, LeafCondition, TopLevelCondition } from '../model/rule';
 import { FactRegistry, type FactFn, type RuleEvent, type StepContext } from './facts';
 import { parsePath, type PathSegments } from './json-path';
-import { OperatorRegistry } from './operators';
+import { isBuiltInOperatorName, OperatorRegistry, type BuiltInOperatorName } from './operators';
 
 /** A compiled condition: synchronous, allocation-free on the common paths, never `eval`. */
 export type ConditionFn = (event: RuleEvent, ctx: StepContext | undefined) => boolean;
@@ -49,20 +49,8 @@ export interface SimpleLeaf {
   readonly value: unknown;
 }
 
-/** The built-in operators a {@link SimpleLeaf} may use. */
-export type SimpleOperator = (typeof SIMPLE_OPERATORS)[number];
-const SIMPLE_OPERATORS = [
-  'equal',
-  'notEqual',
-  'in',
-  'notIn',
-  'contains',
-  'doesNotContain',
-  'lessThan',
-  'lessThanInclusive',
-  'greaterThan',
-  'greaterThanInclusive',
-] as const;
+/** The operators a {@link SimpleLeaf} may use: json-rules-engine's built-ins. */
+export type SimpleOperator = BuiltInOperatorName;
 
 /** What a condition compiles against. */
 export interface ConditionCompileOptions {
@@ -112,8 +100,8 @@ function simpleConjunction(c: ConditionNode, operators: OperatorRegistry, out: S
   if (c.fact !== 'event' || c.path === undefined || isFactReference(c.value)) return false;
   const path = parsePath(c.path);
   if (path === undefined || path.length === 0) return false;
-  const operator = SIMPLE_OPERATORS.find((o) => o === c.operator);
-  if (operator === undefined || !operators.isBuiltIn(operator)) return false;
+  const operator = c.operator;
+  if (!isBuiltInOperatorName(operator) || !operators.isBuiltIn(operator)) return false;
   if ((operator === 'in' || operator === 'notIn') && !Array.isArray(c.value)) return false;
   out.push({ path, operator, value: c.value });
   return true;

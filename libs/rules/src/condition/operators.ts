@@ -35,6 +35,25 @@ export function numberValidator(factValue: unknown): boolean {
   return Number.parseFloat(factValue as string).toString() !== 'NaN';
 }
 
+/** The names of json-rules-engine's ten built-in operators. */
+export const BUILT_IN_OPERATOR_NAMES = [
+  'equal',
+  'notEqual',
+  'in',
+  'notIn',
+  'contains',
+  'doesNotContain',
+  'lessThan',
+  'lessThanInclusive',
+  'greaterThan',
+  'greaterThanInclusive',
+] as const;
+export type BuiltInOperatorName = (typeof BUILT_IN_OPERATOR_NAMES)[number];
+
+export function isBuiltInOperatorName(name: string): name is BuiltInOperatorName {
+  return (BUILT_IN_OPERATOR_NAMES as readonly string[]).includes(name);
+}
+
 /** json-rules-engine's ten built-in operators. */
 export const BUILT_IN_OPERATORS: readonly OperatorDefinition[] = [
   { name: 'equal', evaluate: (a, b) => a === b },

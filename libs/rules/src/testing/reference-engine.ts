@@ -7,7 +7,7 @@ import {
 } from 'json-rules-engine';
 import { aggregateStep, type FactDefinition, type RuleEvent, type StepAggregation } from '../condition/facts';
 import { parsePath } from '../condition/json-path';
-import type { OperatorRegistry } from '../condition/operators';
+import { isBuiltInOperatorName, type OperatorRegistry } from '../condition/operators';
 import type { TopLevelCondition } from '../model/rule';
 
 /**
@@ -27,20 +27,7 @@ export class ReferenceEngine {
   engineFor(condition: TopLevelCondition): Engine {
     const engine = new Engine([], { allowUndefinedFacts: false });
     for (const [name, op] of this.#operators.operators) {
-      if (
-        ![
-          'equal',
-          'notEqual',
-          'in',
-          'notIn',
-          'contains',
-          'doesNotContain',
-          'lessThan',
-          'lessThanInclusive',
-          'greaterThan',
-          'greaterThanInclusive',
-        ].includes(name)
-      ) {
+      if (!isBuiltInOperatorName(name)) {
         engine.addOperator(new Operator(name, op.evaluate, op.factValueValidator));
       }
     }
