@@ -277,8 +277,6 @@ export class NfaGroup<E> {
     const busy = state.busy;
     if (busy.length !== 0) {
       const states = state.states;
-      const out = this.busyOut;
-      const outStates = this.statesOut;
       let w = 0;
       for (let r = 0; r < states.length; r++) {
         const j = busy[r * BUSY_WIDTH];
@@ -286,15 +284,7 @@ export class NfaGroup<E> {
         const patternState = states[r];
         patternState.seq = state.seq;
         this.collect(j, nfa.advanceTime(patternState, time));
-        if (nfa.isIdle(patternState)) {
-          this.release(state, j, patternState);
-        } else {
-          out[w * BUSY_WIDTH] = j;
-          out[w * BUSY_WIDTH + 1] = patternState.wait;
-          out[w * BUSY_WIDTH + 2] = patternState.oldest;
-          outStates[w] = patternState;
-          w++;
-        }
+        w = this.keepIfBusy(state, j, patternState, w);
       }
       this.adopt(state, w);
     }
@@ -702,8 +692,6 @@ export class NfaGroup<E> {
     const busy = state.busy;
     const states = state.states;
     const busyCount = states.length;
-    const out = this.busyOut;
-    const outStates = this.statesOut;
     // Entries read from the state's busy list and written to the scratch one.
     let r = 0;
     let w = 0;
@@ -718,11 +706,7 @@ export class NfaGroup<E> {
         patternState = states[r];
         r++;
         if (nfa.leavesUnchanged(wait, oldest, event, timestamp)) {
-          out[w * BUSY_WIDTH] = j;
-          out[w * BUSY_WIDTH + 1] = wait;
-          out[w * BUSY_WIDTH + 2] = oldest;
-          outStates[w] = patternState;
-          w++;
+          this.keepBusy(w++, j, wait, oldest, patternState);
           continue;
         }
       } else {
@@ -732,15 +716,7 @@ export class NfaGroup<E> {
       changed = true;
       patternState.seq = seq;
       this.collect(j, nfa.process(patternState, event, timestamp));
-      if (nfa.isIdle(patternState)) {
-        this.release(state, j, patternState);
-      } else {
-        out[w * BUSY_WIDTH] = j;
-        out[w * BUSY_WIDTH + 1] = patternState.wait;
-        out[w * BUSY_WIDTH + 2] = patternState.oldest;
-        outStates[w] = patternState;
-        w++;
-      }
+      w = this.keepIfBusy(state, j, patternState, w);
     }
     if (changed) this.adopt(state, w);
   }
@@ -791,6 +767,27 @@ export class NfaGroup<E> {
     patternState.dropped = 0;
     const pool = this.pooled[pattern];
     if (pool.length < POOLED_STATES) pool.push(patternState);
+  }
+
+  /** Writes entry `w` of the scratch busy list: pattern `j`, its state and that state's summary. */
+  private keepBusy(w: number, j: number, wait: number, oldest: number, patternState: NfaState<E>): void {
+    this.busyOut[w * BUSY_WIDTH] = j;
+    this.busyOut[w * BUSY_WIDTH + 1] = wait;
+    this.busyOut[w * BUSY_WIDTH + 2] = oldest;
+    this.statesOut[w] = patternState;
+  }
+
+  /**
+   * After pattern `j`'s NFA ran on its state: an idle state goes back to the pool, a busy one becomes entry `w` of the
+   * scratch busy list. Returns the next entry's index.
+   */
+  private keepIfBusy(state: NfaGroupState<E>, j: number, patternState: NfaState<E>, w: number): number {
+    if (this.nfas[j].isIdle(patternState)) {
+      this.release(state, j, patternState);
+      return w;
+    }
+    this.keepBusy(w, j, patternState.wait, patternState.oldest, patternState);
+    return w + 1;
   }
 
   /** Gives the state the scratch lists holding its new busy list (`w` entries), and takes its old ones as scratch. */
