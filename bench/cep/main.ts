@@ -73,6 +73,52 @@ interface RunResult {
 }
 
 /**
+ * The clock of one run: the time spent processing, without the state-size samples taken (off the clock) at half and at
+ * the end of the stream.
+ */
+class RunClock {
+  private seconds = 0;
+  private bytesHalf = 0;
+  private bytesEnd = 0;
+  private readonly half: number;
+  private readonly samples: number;
+  private readonly step: number;
+  private t0 = process.hrtime.bigint();
+
+  constructor(
+    private readonly n: number,
+    keyCount: number,
+    private readonly stateBytes: () => number,
+  ) {
+    this.half = n >> 1;
+    // With one key a single snapshot is noise (it depends on the last few events), so one key averages eight samples
+    // taken over the eighth of the stream before each point; 10,000 keys average over the keys already.
+    this.samples = keyCount === 1 ? 8 : 1;
+    this.step = Math.max(1, Math.floor(n / 8 / this.samples));
+  }
+
+  /** Before event `i`: takes a state-size sample if one falls there. */
+  before(i: number): void {
+    const { step, samples } = this;
+    const toHalf = this.half - i;
+    const toEnd = this.n - 1 - i;
+    const inHalf = toHalf >= 0 && toHalf < step * samples && toHalf % step === 0;
+    const inEnd = toEnd >= 0 && toEnd < step * samples && toEnd % step === 0;
+    if (!inHalf && !inEnd) return;
+    this.seconds += Number(process.hrtime.bigint() - this.t0) / 1e9;
+    const bytes = this.stateBytes() / samples;
+    if (inHalf) this.bytesHalf += bytes;
+    else this.bytesEnd += bytes;
+    this.t0 = process.hrtime.bigint();
+  }
+
+  result(matches: number): RunResult {
+    this.seconds += Number(process.hrtime.bigint() - this.t0) / 1e9;
+    return { seconds: this.seconds, matches, bytesHalf: this.bytesHalf, bytesEnd: this.bytesEnd };
+  }
+}
+
+/**
  * Runs a stream through `nfas`; timestamps are the event index (1 ms apart). Like a keyed state store would, it keeps
  * no state for an idle (key, pattern): such keys use a spare empty state, which is kept only if it becomes busy.
  */
@@ -84,29 +130,9 @@ function runOnce<E>(nfas: NFA<E>[], stream: Stream<E>, keyCount: number, measure
   const spare: NfaState<E>[] = nfas.map((nfa) => nfa.createState());
   const n = stream.events.length;
   let matches = 0;
-  let bytesHalf = 0;
-  let seconds = 0;
-  const half = n >> 1;
-  // With one key a single snapshot is noise (it depends on the last few events), so one key averages eight samples
-  // taken over the eighth of the stream before each point; 10,000 keys average over the keys already.
-  const samples = keyCount === 1 ? 8 : 1;
-  const step = Math.max(1, Math.floor(n / 8 / samples));
-  let bytesEnd = 0;
-  let t0 = process.hrtime.bigint();
+  const clock = new RunClock(n, keyCount, () => stateBytes(nfas, states, keyCount));
   for (let i = 0; i < n; i++) {
-    if (measure) {
-      const toHalf = half - i;
-      const toEnd = n - 1 - i;
-      const inHalf = toHalf >= 0 && toHalf < step * samples && toHalf % step === 0;
-      const inEnd = toEnd >= 0 && toEnd < step * samples && toEnd % step === 0;
-      if (inHalf || inEnd) {
-        seconds += Number(process.hrtime.bigint() - t0) / 1e9;
-        const bytes = stateBytes(nfas, states, keyCount) / samples;
-        if (inHalf) bytesHalf += bytes;
-        else bytesEnd += bytes;
-        t0 = process.hrtime.bigint();
-      }
-    }
+    if (measure) clock.before(i);
     const e = stream.events[i];
     const keyStates = states[stream.keys[i]];
     for (let j = 0; j < nfas.length; j++) {
@@ -125,8 +151,7 @@ function runOnce<E>(nfas: NFA<E>[], stream: Stream<E>, keyCount: number, measure
       }
     }
   }
-  seconds += Number(process.hrtime.bigint() - t0) / 1e9;
-  return { seconds, matches, bytesHalf, bytesEnd };
+  return clock.result(matches);
 }
 
 /**
@@ -138,27 +163,9 @@ function runGroupOnce<E>(group: NfaGroup<E>, stream: Stream<E>, keyCount: number
   let spare = group.createState();
   const n = stream.events.length;
   let matches = 0;
-  let bytesHalf = 0;
-  let seconds = 0;
-  const half = n >> 1;
-  const samples = keyCount === 1 ? 8 : 1;
-  const step = Math.max(1, Math.floor(n / 8 / samples));
-  let bytesEnd = 0;
-  let t0 = process.hrtime.bigint();
+  const clock = new RunClock(n, keyCount, () => groupStateBytes(group, states, keyCount));
   for (let i = 0; i < n; i++) {
-    if (measure) {
-      const toHalf = half - i;
-      const toEnd = n - 1 - i;
-      const inHalf = toHalf >= 0 && toHalf < step * samples && toHalf % step === 0;
-      const inEnd = toEnd >= 0 && toEnd < step * samples && toEnd % step === 0;
-      if (inHalf || inEnd) {
-        seconds += Number(process.hrtime.bigint() - t0) / 1e9;
-        const bytes = groupStateBytes(group, states, keyCount) / samples;
-        if (inHalf) bytesHalf += bytes;
-        else bytesEnd += bytes;
-        t0 = process.hrtime.bigint();
-      }
-    }
+    if (measure) clock.before(i);
     const key = stream.keys[i];
     const stored = states[key];
     const state = stored ?? spare;
@@ -173,8 +180,7 @@ function runGroupOnce<E>(group: NfaGroup<E>, stream: Stream<E>, keyCount: number
       spare = group.createState();
     }
   }
-  seconds += Number(process.hrtime.bigint() - t0) / 1e9;
-  return { seconds, matches, bytesHalf, bytesEnd };
+  return clock.result(matches);
 }
 
 /** `stateBytes` for group states: the JSON length of each key's group snapshot. */
