@@ -45,6 +45,28 @@ function expected(stream: ExampleStream): string[] {
   return stream.expected.map((e) => `${e.ruleId} ${e.key} ${e.lastEventId}`).sort();
 }
 
+/** Key -> encoded state of a partition snapshot (full or incremental), whatever the order the keys were written in. */
+function byKey(bytes: Uint8Array): Record<string, unknown> {
+  const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { v: number; keys: Array<[string, unknown]> };
+  expect(parsed.v).toBe(1);
+  return Object.fromEntries(parsed.keys);
+}
+
+/** A processor running the fraud rules, one partition state, and `feed(n)`: the next `n` events, each with its watermark. */
+function fedFraudRules(stream: ExampleStream) {
+  const processor = new RulesPartitionProcessor();
+  FRAUD_RULES.forEach((rule, i) => processor.applyRule(record(rule, i)));
+  const state = processor.createPartitionState();
+  let i = 0;
+  const feed = (n: number): void => {
+    for (const end = Math.min(stream.events.length, i + n); i < end; i++) {
+      processor.processEvent(state, decoded(stream.events[i], i));
+      processor.advanceWatermark(state, stream.events[i].timestamp);
+    }
+  };
+  return { processor, state, feed };
+}
+
 describe('RulesPartitionProcessor', () => {
   it('finds every planted shapes and fraud case, and the same after a snapshot/restore midway', () => {
     for (const [rules, stream] of [
@@ -102,13 +124,6 @@ describe('RulesPartitionProcessor', () => {
 });
 
 describe('RulesPartitionProcessor sliced snapshots', () => {
-  /** Key -> encoded state, whatever the order the keys were written in. */
-  const byKey = (bytes: Uint8Array): Record<string, unknown> => {
-    const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { v: number; keys: Array<[string, unknown]> };
-    expect(parsed.v).toBe(1);
-    return Object.fromEntries(parsed.keys);
-  };
-
   it.each([1, 7, 50])(
     'encodes the state as it was at the start while events go on changing it (%i keys a step)',
     (budget) => {
@@ -154,17 +169,7 @@ describe('RulesPartitionProcessor sliced snapshots', () => {
   );
 
   it('reuses the encodings of unchanged keys in the next snapshot, and none across a rule change', () => {
-    const stream = generateFraud({ seed: 4, payments: 3000 });
-    const processor = new RulesPartitionProcessor();
-    FRAUD_RULES.forEach((rule, i) => processor.applyRule(record(rule, i)));
-    const state = processor.createPartitionState();
-    let i = 0;
-    const feed = (n: number): void => {
-      for (const end = Math.min(stream.events.length, i + n); i < end; i++) {
-        processor.processEvent(state, decoded(stream.events[i], i));
-        processor.advanceWatermark(state, stream.events[i].timestamp);
-      }
-    };
+    const { processor, state, feed } = fedFraudRules(generateFraud({ seed: 4, payments: 3000 }));
     const snapshotWhileFeeding = (): Uint8Array => {
       const expected = processor.snapshotPartition(state);
       const snapshot = processor.beginSnapshot(state);
@@ -207,10 +212,6 @@ describe('RulesPartitionProcessor sliced snapshots', () => {
 });
 
 describe('RulesPartitionProcessor chained snapshots', () => {
-  const byKey = (bytes: Uint8Array): Record<string, unknown> => {
-    const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { keys: Array<[string, unknown]> };
-    return Object.fromEntries(parsed.keys);
-  };
   const stream = generateFraud({ seed: 21, payments: 2500 });
 
   /** One checkpoint: events before it, whether it may be incremental, its slice size, whether it commits. */
@@ -224,16 +225,7 @@ describe('RulesPartitionProcessor chained snapshots', () => {
   it('a full snapshot and the confirmed incremental ones after it restore the state of the last cut', () => {
     fc.assert(
       fc.property(fc.array(checkpointArb, { minLength: 1, maxLength: 8 }), (checkpoints) => {
-        const processor = new RulesPartitionProcessor();
-        FRAUD_RULES.forEach((rule, i) => processor.applyRule(record(rule, i)));
-        const state = processor.createPartitionState();
-        let i = 0;
-        const feed = (n: number): void => {
-          for (const end = Math.min(stream.events.length, i + n); i < end; i++) {
-            processor.processEvent(state, decoded(stream.events[i], i));
-            processor.advanceWatermark(state, stream.events[i].timestamp);
-          }
-        };
+        const { processor, state, feed } = fedFraudRules(stream);
         let chain: Uint8Array[] = [];
         for (const c of checkpoints) {
           feed(c.before);
@@ -259,13 +251,8 @@ describe('RulesPartitionProcessor chained snapshots', () => {
   });
 
   it('an incremental snapshot holds only the keys changed since the confirmed one, and those gone', () => {
-    const processor = new RulesPartitionProcessor();
-    FRAUD_RULES.forEach((rule, i) => processor.applyRule(record(rule, i)));
-    const state = processor.createPartitionState();
-    stream.events.slice(0, 1500).forEach((e, i) => {
-      processor.processEvent(state, decoded(e, i));
-      processor.advanceWatermark(state, e.timestamp);
-    });
+    const { processor, state, feed } = fedFraudRules(stream);
+    feed(1500);
     const full = processor.beginSnapshot(state, { incremental: true });
     while (!full.step(100));
     full.confirm();
