@@ -26,6 +26,8 @@ const PARTITIONS = 4;
 const CHECKPOINT_MS = 1000;
 /** Latency runs send this long at their rate before the measured seconds. */
 const WARM_UP_SECONDS = 3;
+/** Cards the latency runs spread payments over: enough that the velocity rules stay under their limits. */
+const CARDS = 100_000;
 /** Latency runs: one event in PROBE_EVERY is a probe that raises an alert; latency is measured on the probes. */
 const PROBE_EVERY = Number(process.env.BENCH_E2E_PROBE_EVERY ?? 10);
 
@@ -49,8 +51,9 @@ function velocityRules(): unknown[] {
   }));
 }
 
-function payment(i: number, time: number): { key: string; value: string } {
-  const cardId = `card-${i % 10_000}`;
+/** Payment `i` of a stream over `cards` cards, at `time`; the ten velocity rules evaluate it. */
+function payment(i: number, time: number, cards = 10_000): { key: string; value: string } {
+  const cardId = `card-${i % cards}`;
   return {
     key: cardId,
     value: JSON.stringify({
@@ -246,7 +249,9 @@ async function latency(
       const sentAt = Number(at);
       latencies.push(Date.now() - sentAt);
       const second = Math.floor(sentAt / 1000);
-      bySecond.set(second, [...(bySecond.get(second) ?? []), Date.now() - sentAt]);
+      let values = bySecond.get(second);
+      if (values === undefined) bySecond.set(second, (values = []));
+      values.push(Date.now() - sentAt);
       toEngineOut.push(Number(message.timestamp) - sentAt);
     },
   });
@@ -262,23 +267,13 @@ async function latency(
       const now = Date.now();
       const messages = [];
       for (let i = 0; i < perTick && sent < end; i++, sent++) {
-        const cardId = `card-${sent % 100_000}`;
-        const probe = sent % probeEvery === 0;
-        messages.push({
-          key: cardId,
-          value: JSON.stringify(
-            probe
-              ? { id: `${probePrefix}-${now}-${sent}`, type: 'probe', cardId, timestamp: now }
-              : {
-                  id: `p-${sent}`,
-                  type: 'payment',
-                  cardId,
-                  amount: (sent * 7919) % 2000,
-                  country: 'FR',
-                  timestamp: now,
-                },
-          ),
-        });
+        if (sent % probeEvery !== 0) {
+          messages.push(payment(sent, now, CARDS));
+          continue;
+        }
+        const cardId = `card-${sent % CARDS}`;
+        const probe = { id: `${probePrefix}-${now}-${sent}`, type: 'probe', cardId, timestamp: now };
+        messages.push({ key: cardId, value: JSON.stringify(probe) });
       }
       await producer.send({ topic: topics.events, acks: -1, messages });
       const wait = started + ((sent - first) / perTick) * tick - Date.now();
