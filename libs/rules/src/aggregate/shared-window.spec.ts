@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { ByteReader, ByteWriter } from '@cepheus/common';
 import type { AggregateFunction } from '../model/rule';
 import {
   addMember,
@@ -11,11 +12,14 @@ import {
   freeSlot,
   insertEvent,
   internName,
+  readSharedWindow,
   restoreSharedWindow,
   slotAggregate,
   slotMembers,
   snapshotSharedWindow,
+  writeSharedWindow,
   type SharedWindow,
+  type SharedWindowSnapshot,
 } from './shared-window';
 
 const FUNCTIONS: AggregateFunction[] = ['count', 'sum', 'avg', 'min', 'max', 'distinctCount'];
@@ -72,7 +76,15 @@ describe('shared window', () => {
             });
             compactWindow(w, false);
             if (i === snapshotAt) {
-              w = restoreSharedWindow(JSON.parse(JSON.stringify(snapshotSharedWindow(w))), () => ({ field: 'x' }));
+              // The binary form reads back as exactly the JSON-safe form; either restores the window.
+              const out = new ByteWriter(64);
+              writeSharedWindow(w, out);
+              const reader = new ByteReader(out.take());
+              const binary = readSharedWindow(reader);
+              expect(reader.done).toBe(true);
+              expect(binary).toEqual(snapshotSharedWindow(w));
+              const data = snapshotAt % 2 === 0 ? binary : JSON.parse(JSON.stringify(snapshotSharedWindow(w)));
+              w = restoreSharedWindow(data as SharedWindowSnapshot, () => ({ field: 'x' }));
             }
             slots.forEach((slot, k) => {
               const m = model[k];

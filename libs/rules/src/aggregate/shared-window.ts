@@ -1,3 +1,4 @@
+import type { ByteReader, ByteWriter } from '@cepheus/common';
 import type { AggregateFunction } from '../model/rule';
 import type { WindowValue } from './sliding-window';
 
@@ -722,4 +723,197 @@ export function restoreSharedWindow(
     d[b + FIRING] = slot.firing ? 1 : 0;
   });
   return w;
+}
+
+/*
+ * Binary form (key-state format 4): the content of `snapshotSharedWindow`, written straight from the slot records. A
+ * rule id or shape is written in full at its first use in a window and as its index after that (a key's slots mostly
+ * share a shape); the table is per window, so each key's bytes stand alone.
+ */
+let tableEpoch = new Int32Array(0);
+let tableIndex = new Int32Array(0);
+let epoch = 0;
+
+const V_NULL = 0;
+const V_NUMBER = 1;
+const V_STRING = 2;
+const V_TRUE = 3;
+const V_FALSE = 4;
+
+function writeName(out: ByteWriter, code: number, next: number): number {
+  if (code >= tableEpoch.length) {
+    const size = Math.max(64, names.length * 2);
+    const grownEpoch = new Int32Array(size);
+    grownEpoch.set(tableEpoch);
+    const grownIndex = new Int32Array(size);
+    grownIndex.set(tableIndex);
+    tableEpoch = grownEpoch;
+    tableIndex = grownIndex;
+  }
+  if (tableEpoch[code] === epoch) {
+    out.varuint(tableIndex[code] + 1);
+    return next;
+  }
+  tableEpoch[code] = epoch;
+  tableIndex[code] = next;
+  out.varuint(0);
+  out.str(names[code]);
+  return next + 1;
+}
+
+function readName(r: ByteReader, table: string[]): string {
+  const ref = r.varuint();
+  if (ref === 0) {
+    const name = r.str();
+    table.push(name);
+    return name;
+  }
+  if (ref > table.length) throw new RangeError(`name reference ${ref} before its definition`);
+  return table[ref - 1];
+}
+
+/** A number as the JSON form would restore it: the sign of a zero is lost there, so it is here too. */
+const plain = (x: number): number => (x === 0 ? 0 : x);
+
+function writeValue(out: ByteWriter, v: WindowValue): void {
+  if (typeof v === 'number') {
+    out.u8(V_NUMBER);
+    out.f64(plain(v));
+  } else if (typeof v === 'string') {
+    out.u8(V_STRING);
+    out.str(v);
+  } else if (v === null) {
+    out.u8(V_NULL);
+  } else {
+    out.u8(v ? V_TRUE : V_FALSE);
+  }
+}
+
+function readValue(r: ByteReader): WindowValue {
+  const tag = r.u8();
+  switch (tag) {
+    case V_NUMBER:
+      return r.f64();
+    case V_STRING:
+      return r.str();
+    case V_NULL:
+      return null;
+    case V_TRUE:
+      return true;
+    case V_FALSE:
+      return false;
+    default:
+      throw new RangeError(`unknown value tag ${tag}`);
+  }
+}
+
+/** Writes what {@link snapshotSharedWindow} holds, in binary; {@link readSharedWindow} reads it back. */
+export function writeSharedWindow(w: SharedWindow, out: ByteWriter): void {
+  epoch = epoch === 0x7fffffff ? 1 : epoch + 1;
+  const d = w.d;
+  const words = w.words;
+  const es = 1 + words;
+  const base = w.slots * STRIDE;
+  // Events no live slot holds (evicted, awaiting compaction) are left out and the rest renumbered, as in the JSON form.
+  let needed = 0;
+  let renumber: Int32Array | undefined;
+  for (let i = 0; i < w.n; i++) {
+    let bits = 0;
+    for (let k = 1; k <= words; k++) bits |= d[base + i * es + k];
+    if (bits !== 0) {
+      if (renumber !== undefined) renumber[i] = needed;
+      needed++;
+    } else if (renumber === undefined) {
+      renumber = new Int32Array(w.n);
+      for (let j = 0; j < i; j++) renumber[j] = j;
+    }
+  }
+  out.varuint(needed);
+  for (let i = 0; i < w.n; i++) {
+    if (renumber !== undefined && !isLive(w, i)) continue;
+    out.f64(d[base + i * es]);
+    out.str(w.ids[i]);
+  }
+  out.varuint(w.fields.length);
+  for (let f = 0; f < w.fields.length; f++) {
+    out.str(w.fields[f]);
+    const col = w.cols[f];
+    for (let i = 0; i < w.n; i++) if (renumber === undefined || isLive(w, i)) writeValue(out, col[i]);
+  }
+  out.varuint(w.used);
+  let next = 0;
+  for (let s = 0, b = 0; s < w.slots; s++, b += STRIDE) {
+    if (d[b + RULE] < 0) continue;
+    next = writeName(out, d[b + RULE] | 0, next);
+    next = writeName(out, d[b + SHAPE] | 0, next);
+    out.u8(d[b + FN]);
+    out.f64(d[b + LATEST]);
+    out.u8(d[b + FIRING] === 1 ? 1 : 0);
+    out.f64(plain(d[b + SUM]));
+    out.f64(plain(d[b + COMP]));
+    const word = 1 + (s >>> 5);
+    const bit = 1 << (s & 31);
+    const from = d[b + COUNT] > 0 ? d[b + HEAD] : w.n;
+    let count = 0;
+    for (let i = from; i < w.n; i++) if ((d[base + i * es + word] & bit) !== 0) count++;
+    out.varuint(count);
+    // Members ascending, each as the gap from the previous one (small numbers, one byte each).
+    let previous = 0;
+    for (let i = from; i < w.n; i++) {
+      if ((d[base + i * es + word] & bit) === 0) continue;
+      const j = renumber === undefined ? i : renumber[i];
+      out.varuint(j - previous);
+      previous = j;
+    }
+  }
+}
+
+/** Whether some slot holds event `i`. */
+function isLive(w: SharedWindow, i: number): boolean {
+  const e = at(w, i);
+  for (let k = 1; k <= w.words; k++) if (w.d[e + k] !== 0) return true;
+  return false;
+}
+
+/** Reads {@link writeSharedWindow}'s bytes as the snapshot `restoreSharedWindow` takes. */
+export function readSharedWindow(r: ByteReader): SharedWindowSnapshot {
+  const n = r.varuint();
+  const t: number[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    t.push(r.f64());
+    ids.push(r.str());
+  }
+  const fields: string[] = [];
+  const cols: WindowValue[][] = [];
+  const fieldCount = r.varuint();
+  for (let f = 0; f < fieldCount; f++) {
+    fields.push(r.str());
+    const col: WindowValue[] = [];
+    for (let i = 0; i < n; i++) col.push(readValue(r));
+    cols.push(col);
+  }
+  const table: string[] = [];
+  const slots: SlotSnapshot[] = [];
+  const slotCount = r.varuint();
+  for (let s = 0; s < slotCount; s++) {
+    const rule = readName(r, table);
+    const shape = readName(r, table);
+    const fn = FUNCTIONS[r.u8()];
+    if (fn === undefined) throw new RangeError('unknown aggregate function code');
+    const latest = r.f64();
+    const firing = r.u8() === 1 ? 1 : 0;
+    const sum = r.f64();
+    const comp = r.f64();
+    const members: number[] = [];
+    const count = r.varuint();
+    let j = 0;
+    for (let m = 0; m < count; m++) {
+      j += r.varuint();
+      if (j >= n) throw new RangeError(`member ${j} of a window of ${n} events`);
+      members.push(j);
+    }
+    slots.push([rule, shape, fn, Number.isFinite(latest) ? latest : null, firing, sum, comp, members]);
+  }
+  return { t, ids, fields, cols, slots };
 }
