@@ -1,7 +1,22 @@
 import fc from 'fast-check';
 import type { DecodedEvent, EmittedAlert } from '@cepheus/kafka';
-import { FRAUD_RULES, SHAPES_RULES, generateFraud, generateShapes, type ExampleStream } from '@cepheus/rules';
-import { RulesPartitionProcessor, type RulesPartitionState } from './rules-partition-processor';
+import { ByteWriter } from '@cepheus/common';
+import {
+  compileRule,
+  EXAMPLE_FACTS,
+  FactRegistry,
+  FRAUD_RULES,
+  RuleEvaluator,
+  SHAPES_RULES,
+  generateFraud,
+  generateShapes,
+  type ExampleStream,
+} from '@cepheus/rules';
+import {
+  decodeRulesPartitionSnapshot,
+  RulesPartitionProcessor,
+  type RulesPartitionState,
+} from './rules-partition-processor';
 
 function record(rule: unknown, offset = 0) {
   const id = (rule as { id: string }).id;
@@ -47,9 +62,9 @@ function expected(stream: ExampleStream): string[] {
 
 /** Key -> encoded state of a partition snapshot (full or incremental), whatever the order the keys were written in. */
 function byKey(bytes: Uint8Array): Record<string, unknown> {
-  const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { v: number; keys: Array<[string, unknown]> };
-  expect(parsed.v).toBe(1);
-  return Object.fromEntries(parsed.keys);
+  // Format 2 (binary) is what snapshots write now; the JSON format 1 is only read.
+  expect(bytes[0]).not.toBe('{'.charCodeAt(0));
+  return Object.fromEntries(decodeRulesPartitionSnapshot(bytes).keys);
 }
 
 /** A processor running the fraud rules, one partition state, and `feed(n)`: the next `n` events, each with its watermark. */
@@ -262,16 +277,66 @@ describe('RulesPartitionProcessor chained snapshots', () => {
     const delta = processor.beginSnapshot(state, { incremental: true });
     expect(delta.kind).toBe('incremental');
     while (!delta.step(100));
-    const parsed = JSON.parse(Buffer.from(delta.bytes()).toString('utf8')) as {
-      incremental: boolean;
-      keys: Array<[string, unknown]>;
-      removed: string[];
-    };
+    const parsed = decodeRulesPartitionSnapshot(delta.bytes());
     expect(parsed.incremental).toBe(true);
     expect(parsed.removed.length).toBeGreaterThan(0);
-    expect(parsed.removed.length + parsed.keys.length).toBeLessThanOrEqual(keysAtFull.length);
+    expect(parsed.removed.length + parsed.keys.size).toBeLessThanOrEqual(keysAtFull.length);
     expect(state.keys.size).toBe(keysAtFull.length - parsed.removed.length);
     // A restore must start from a full snapshot.
     expect(() => processor.restorePartition(delta.bytes())).toThrow(/full snapshot/);
+  });
+  it('keeps no encodings while snapshots are incremental (a key is rarely unchanged until the next full one)', () => {
+    const { processor, state, feed } = fedFraudRules(generateFraud({ seed: 4, payments: 1000 }));
+    feed(600);
+    const full = processor.beginSnapshot(state, { incremental: true });
+    while (!full.step(50));
+    full.confirm();
+    // The job's first snapshot is full (nothing to chain on); once it asks for incremental ones, nothing is kept.
+    feed(100);
+    const delta = processor.beginSnapshot(state, { incremental: true });
+    while (!delta.step(50));
+    expect(delta.kind).toBe('incremental');
+    expect(state.encoded.size).toBe(0);
+  });
+
+  it('writes into the writer it is given, after what the writer holds', () => {
+    const { processor, state, feed } = fedFraudRules(generateFraud({ seed: 6, payments: 500 }));
+    feed(400);
+    const out = new ByteWriter(16);
+    out.u8(0xee);
+    const snapshot = processor.beginSnapshot(state, { out });
+    while (!snapshot.step(10));
+    const bytes = snapshot.bytes();
+    expect(out.view()[0]).toBe(0xee);
+    expect(Buffer.compare(out.view().subarray(1), bytes)).toBe(0);
+    expect(byKey(bytes)).toEqual(byKey(processor.snapshotPartition(state)));
+  });
+
+  it('restores partition snapshots of format 1 (JSON), alone and under binary incremental ones', () => {
+    const stream = generateFraud({ seed: 8, payments: 1500 });
+    const { processor, state, feed } = fedFraudRules(stream);
+    // What format 1 wrote: the evaluator's JSON-safe key states.
+    const facts = new FactRegistry(EXAMPLE_FACTS);
+    const evaluator = new RuleEvaluator(FRAUD_RULES.map((rule) => compileRule(rule, { facts })));
+    const formatOne = (): Uint8Array =>
+      Buffer.from(JSON.stringify({ v: 1, keys: [...state.keys].map(([key, s]) => [key, evaluator.snapshot(s)]) }));
+    feed(800);
+    const full = processor.beginSnapshot(state, { incremental: true });
+    while (!full.step(100));
+    full.confirm();
+    const json = formatOne();
+    expect(byKey(processor.snapshotPartition(processor.restorePartition(json)))).toEqual(byKey(full.bytes()));
+    feed(400);
+    const delta = processor.beginSnapshot(state, { incremental: true });
+    while (!delta.step(100));
+    expect(delta.kind).toBe('incremental');
+    const restored = processor.restorePartition(json, [delta.bytes()]);
+    expect(byKey(processor.snapshotPartition(restored))).toEqual(byKey(processor.snapshotPartition(state)));
+  });
+
+  it('refuses bytes that are not a partition snapshot', () => {
+    const processor = new RulesPartitionProcessor();
+    expect(() => processor.restorePartition(Buffer.from('garbage'))).toThrow(/not a rules partition snapshot/);
+    expect(() => processor.restorePartition(Buffer.from([0x00, 0x43, 0x52, 0x53, 9, 0]))).toThrow(/version 9/);
   });
 });

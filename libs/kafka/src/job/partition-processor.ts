@@ -1,3 +1,4 @@
+import type { ByteWriter } from '@cepheus/common';
 import type { DecodedEvent } from '../codec/event-decoder';
 import type { RuleRecord } from '../source/rules-topic-reader';
 
@@ -55,6 +56,12 @@ export interface BeginSnapshotOptions {
    * restore reads a short chain. @defaultValue false
    */
   incremental?: boolean;
+  /**
+   * Where to write the snapshot's bytes, after what the writer already holds (the job's header): a processor that uses
+   * it writes nothing of its own, and `bytes` returns a view of what it appended. The job keeps one writer per
+   * partition and reuses its buffer at the next checkpoint, once this snapshot is stored. A processor may ignore it.
+   */
+  out?: ByteWriter;
 }
 
 /**

@@ -36,7 +36,7 @@ return 1
 `;
 
 /**
- * Checkpoints in Redis through ioredis: each blob is written as a few MB-sized pieces in one pipeline (per-key
+ * Checkpoints in Redis through ioredis: each blob is written as a few MB-sized pieces sent back to back (per-key
  * commands are bound by client overhead; large values move hundreds of MB/s), and a Lua script commits the manifest
  * atomically. Layout under `<prefix>:<jobId>:`: `cp:<id>:chunk:<name>:<piece>`, `cp:<id>:sizes` (hash name -> bytes,
  * pieces), `cp:<id>:manifest`, and the index `checkpoints`.
@@ -59,12 +59,24 @@ export class RedisCheckpointStorage implements CheckpointStorage {
     const base = this.checkpointKey(jobId, checkpointId);
     const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const pieces = Math.max(1, Math.ceil(buffer.length / this.pieceBytes));
-    const pipeline = this.redis.pipeline();
+    // Commands rather than a pipeline: ioredis joins a pipeline's commands into one more buffer before writing it, a
+    // copy of the whole chunk into fresh memory; sent one after the other they still go out without waiting for replies.
+    const writes: Promise<unknown>[] = [];
     for (let i = 0; i < pieces; i++) {
-      pipeline.set(`${base}:chunk:${name}:${i}`, buffer.subarray(i * this.pieceBytes, (i + 1) * this.pieceBytes));
+      writes.push(
+        this.redis.set(`${base}:chunk:${name}:${i}`, buffer.subarray(i * this.pieceBytes, (i + 1) * this.pieceBytes)),
+      );
     }
-    pipeline.hset(`${base}:sizes`, name, String(buffer.length), `${name}#pieces`, String(pieces));
-    await execOrThrow(pipeline, 'CHECKPOINT_FAILED', `writing chunk ${name} of checkpoint ${checkpointId}`);
+    writes.push(this.redis.hset(`${base}:sizes`, name, String(buffer.length), `${name}#pieces`, String(pieces)));
+    const results = await Promise.allSettled(writes);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      throw new CepheusError(
+        'CHECKPOINT_FAILED',
+        `writing chunk ${name} of checkpoint ${checkpointId}: ${String(failed.reason)}`,
+        { retriable: true, cause: failed.reason },
+      );
+    }
   }
 
   async commit(manifest: CheckpointManifest): Promise<void> {
@@ -165,19 +177,4 @@ export class RedisCheckpointStorage implements CheckpointStorage {
   private indexKey(jobId: string): string {
     return `${this.prefix}:${jobId}:checkpoints`;
   }
-}
-
-async function execOrThrow(
-  pipeline: ReturnType<Redis['pipeline']>,
-  code: 'CHECKPOINT_FAILED',
-  what: string,
-): Promise<void> {
-  let results: Array<[Error | null, unknown]> | null;
-  try {
-    results = await pipeline.exec();
-  } catch (error) {
-    throw new CepheusError(code, `${what}: ${String(error)}`, { retriable: true, cause: error });
-  }
-  const failed = results?.find(([error]) => error !== null);
-  if (failed) throw new CepheusError(code, `${what}: ${String(failed[0])}`, { retriable: true, cause: failed[0] });
 }

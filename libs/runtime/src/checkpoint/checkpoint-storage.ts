@@ -54,7 +54,8 @@ export interface CheckpointManifest {
  * `@cepheus/runtime/testing` (`describeCheckpointStorageConformance`).
  *
  * Contract:
- * - `writeChunk` may be called several times for one name before `commit` (the last write wins).
+ * - `writeChunk` may be called several times for one name before `commit` (the last write wins). Once its promise
+ *   settles, the implementation holds no reference to `data`: callers reuse the buffer for the next checkpoint.
  * - `commit` is atomic: readers see the whole checkpoint or nothing; it rejects with `CHECKPOINT_FAILED` when a chunk
  *   the manifest lists was not written or has another size. Committing the same manifest twice is harmless.
  * - Uncommitted checkpoints are invisible to `readManifest`, `readLatest` and `list`.
