@@ -11,7 +11,8 @@
  * BENCH_E2E_CHECKPOINT_MS (the latency runs' checkpoint interval, e.g. 600000 to see latency without checkpoints),
  * BENCH_E2E_DIAG (latency runs also print, to stderr, where the time goes: probe sent -> alert produced, each second,
  * and the engine's event-loop delay, GC and checkpoint figures), BENCH_CHILD_NODE_ARGS (node flags for the engine
- * processes, e.g. `--cpu-prof`). Latency runs send WARM_UP_SECONDS at their rate before they measure.
+ * processes, e.g. `--cpu-prof`), BENCH_E2E_WARMUP_S (3: seconds the latency runs send at their rate before they
+ * measure; a longer warm-up measures a larger state, since every second touches ~10% of the 100k cards anew).
  */
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -25,7 +26,7 @@ const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
 const PARTITIONS = 4;
 const CHECKPOINT_MS = 1000;
 /** Latency runs send this long at their rate before the measured seconds. */
-const WARM_UP_SECONDS = 3;
+const WARM_UP_SECONDS = Number(process.env.BENCH_E2E_WARMUP_S ?? 3);
 /** Cards the latency runs spread payments over: enough that the velocity rules stay under their limits. */
 const CARDS = 100_000;
 /** Latency runs: one event in PROBE_EVERY is a probe that raises an alert; latency is measured on the probes. */

@@ -1,3 +1,4 @@
+import { ByteWriter } from '@cepheus/common';
 import type { CheckpointStorage } from '@cepheus/runtime';
 import { CHECKPOINT_FORMAT_VERSION } from '@cepheus/runtime';
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
@@ -108,6 +109,11 @@ interface PartitionRun<S> {
   output: OutputRecord[];
   /** The committed snapshot the next incremental one chains on; none when the state has no stored base. */
   base?: SnapshotBase;
+  /**
+   * Where this partition's snapshots are written, reset at each checkpoint: its buffer, once grown, is written again
+   * rather than allocated afresh (see `ByteWriter.reset`). A checkpoint's bytes are stored before the next one starts.
+   */
+  snapshotOut?: ByteWriter;
 }
 
 /** A committed partition snapshot as a base for incremental ones: where it is and how long its chain is. */
@@ -130,6 +136,8 @@ interface SnapshotBase {
 const SNAPSHOT_SLICE_MS = 2;
 const SNAPSHOT_GAP_MS = 3;
 const SNAPSHOT_STEP_KEYS = 32;
+/** A partition writer's first buffer; it grows to the partition's largest recent snapshot (see `ByteWriter.reset`). */
+const SNAPSHOT_INITIAL_BYTES = 256 * 1024;
 /**
  * A full snapshot is taken again once the incremental ones after it hold this many times its bytes: a restore reads at
  * most about five times the state, and a growing state (whose first full snapshot was small) is not written in full
@@ -143,6 +151,8 @@ interface SnapshotCapture<S> {
   offset: bigint;
   header: PartitionSnapshotHeader;
   state: Uint8Array | PartitionSnapshot;
+  /** Where the header written into the run's `snapshotOut` ends; undefined when the chunk is encoded afterwards. */
+  headerEnd?: number;
   /** Exactly-once: the output of the events before `offset`, written in this checkpoint's transaction. */
   records: OutputRecord[];
 }
@@ -184,6 +194,16 @@ function encodePartitionSnapshot(header: PartitionSnapshotHeader, state: Uint8Ar
   head.copy(out, 4);
   out.set(state, 4 + head.length);
   return out;
+}
+
+/** Writes the chunk's header (as `encodePartitionSnapshot` does) and returns where it ends. */
+function writeSnapshotHeader(out: ByteWriter, header: PartitionSnapshotHeader): number {
+  const head = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.allocUnsafe(4);
+  prefix.writeUInt32BE(head.length, 0);
+  out.bytes(prefix);
+  out.bytes(head);
+  return out.length;
 }
 
 function decodePartitionSnapshot(data: Uint8Array): { header: PartitionSnapshotHeader; state: Uint8Array } {
@@ -850,11 +870,21 @@ export class KafkaRuleJob<S> {
       base !== undefined &&
       base.chain < this.maxChain &&
       base.chainBytes < CHAIN_BYTES_PER_FULL_BYTE * base.fullBytes;
-    const state = processor.beginSnapshot
-      ? processor.beginSnapshot(run.state, { incremental })
-      : processor.snapshotPartition(run.state);
-    if (!(state instanceof Uint8Array) && state.kind === 'incremental') header.parent = base!.offset.toString();
-    return { run, offset: run.nextOffset, header, state, records };
+    if (incremental) header.parent = base!.offset.toString();
+    if (!processor.beginSnapshot) {
+      return { run, offset: run.nextOffset, header, state: processor.snapshotPartition(run.state), records };
+    }
+    // The header goes first, so that a processor writing into `out` leaves the chunk complete, with nothing to copy.
+    const out = (run.snapshotOut ??= new ByteWriter(SNAPSHOT_INITIAL_BYTES));
+    out.reset();
+    const headerEnd = writeSnapshotHeader(out, header);
+    const state = processor.beginSnapshot(run.state, { incremental, out });
+    if (state.kind === 'full' && header.parent !== undefined) {
+      // Asked for an incremental snapshot, the processor took a full one: the header written must not name a parent.
+      delete header.parent;
+      return { run, offset: run.nextOffset, header, state, records, headerEnd: undefined };
+    }
+    return { run, offset: run.nextOffset, header, state, records, headerEnd };
   }
 
   /** Finishes a partition's snapshot a slice of keys at a time, giving the batch loop its turn between slices. */
@@ -873,6 +903,11 @@ export class KafkaRuleJob<S> {
         await new Promise((resolve) => setTimeout(resolve, SNAPSHOT_GAP_MS));
       }
       bytes = snapshot.bytes();
+      const out = c.run.snapshotOut;
+      if (c.headerEnd !== undefined && out !== undefined && out.length > c.headerEnd) {
+        // The processor wrote after the header in the partition's writer: the chunk is that writer's content.
+        return { run: c.run, offset: c.offset, data: out.view(), header: c.header, snapshot };
+      }
     }
     return { run: c.run, offset: c.offset, data: encodePartitionSnapshot(c.header, bytes), header: c.header, snapshot };
   }
