@@ -809,7 +809,12 @@ function readValue(r: ByteReader): WindowValue {
 
 /** Writes what {@link snapshotSharedWindow} holds, in binary; {@link readSharedWindow} reads it back. */
 export function writeSharedWindow(w: SharedWindow, out: ByteWriter): void {
-  epoch = epoch === 0x7fffffff ? 1 : epoch + 1;
+  if (epoch === 0x7fffffff) {
+    // Stamps of the previous round must not pass for this window's.
+    tableEpoch.fill(0);
+    epoch = 0;
+  }
+  epoch++;
   const d = w.d;
   const words = w.words;
   const es = 1 + words;
