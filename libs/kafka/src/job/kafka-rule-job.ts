@@ -557,6 +557,8 @@ export class KafkaRuleJob<S> {
         return;
       }
     }
+    // kafkajs turns each resolved offset into a Long and back to a string: the last one processed is all it needs.
+    let processed: string | undefined;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
       this.onMessage(run, {
@@ -566,8 +568,9 @@ export class KafkaRuleJob<S> {
         key: message.key,
         value: message.value,
       });
-      resolveOffset(message.offset);
+      processed = message.offset;
     }
+    if (processed !== undefined) resolveOffset(processed);
     this.counters.lagByPartition[partition] = Math.max(0, Number(batch.highWatermark) - Number(run.nextOffset));
     const now = Date.now();
     if (this.counters.firstEventAt === 0) this.counters.firstEventAt = now;
