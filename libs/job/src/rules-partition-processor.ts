@@ -14,6 +14,7 @@ import {
   EXAMPLE_FACTS,
   FactRegistry,
   RuleEvaluator,
+  type AddedDeadline,
   type Alert,
   type CompiledRule,
   type FactDefinition,
@@ -95,6 +96,8 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   private readonly matches: Record<string, number> = {};
   private evaluations = 0;
   private readonly liveStates = new Set<WeakRef<RulesPartitionState>>();
+  /** Reused by every `process` call: see `AddedDeadline`. */
+  private readonly deadline: AddedDeadline = { next: Infinity };
 
   constructor(options: RulesPartitionProcessorOptions = {}) {
     this.facts = new FactRegistry(options.facts ?? EXAMPLE_FACTS);
@@ -172,8 +175,11 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       }
       this.evaluations += route.ruleIds.length;
       this.beforeChange(state, route.key, keyState);
-      const alerts = this.evaluator.process(keyState, route, payload, event.timestamp);
-      state.wakeUps.set(route.key, this.evaluator.nextWakeUp(keyState));
+      const deadline = this.deadline;
+      deadline.next = Infinity;
+      const alerts = this.evaluator.process(keyState, route, payload, event.timestamp, deadline);
+      // Not `nextWakeUp`, which walks every rule state of the key (~30 slots on a merchant's) per event.
+      if (deadline.next !== Infinity) state.wakeUps.lower(route.key, deadline.next);
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
     }
     return out ?? [];

@@ -55,7 +55,13 @@ export { RuleSet, routeEvent } from './route/rule-set';
 export type { RoutedKey } from './route/rule-set';
 export { RuleEvaluator, AGGREGATES_ENTRY } from './evaluator/rule-evaluator';
 export { keyDisplay } from './alert/rule-alerts';
-export type { KeyState, RuleState, SequenceState, RuleEvaluatorOptions } from './evaluator/rule-evaluator';
+export type {
+  AddedDeadline,
+  KeyState,
+  RuleState,
+  SequenceState,
+  RuleEvaluatorOptions,
+} from './evaluator/rule-evaluator';
 export { createAggregateState } from './aggregate/sliding-window';
 export type { AggregateState, WindowValue } from './aggregate/sliding-window';
 export type { SharedWindow } from './aggregate/shared-window';
