@@ -27,6 +27,7 @@ import {
   compileRule,
   FactRegistry,
   OperatorRegistry,
+  RoutedKeyMap,
   RuleEvaluator,
   seededRandom,
   type KeyState,
@@ -238,7 +239,8 @@ function evaluatorThroughput(
   collect();
   const heapBefore = process.memoryUsage().heapUsed;
   const evaluator = new RuleEvaluator(makeRules(ruleCount, grouping).map((r) => compileRule(r)));
-  const states = new Map<string, KeyState>();
+  // As the partition processor finds a key's state: by grouping and raw value (see RoutedKeyMap).
+  const states = new RoutedKeyMap<KeyState>();
   let ruleEvaluations = 0;
   let alerts = 0;
   const span = events[events.length - 1].timestamp - events[0].timestamp + 1;
@@ -253,10 +255,10 @@ function evaluatorThroughput(
       const routes = evaluator.route(event);
       for (let r = 0; r < routes.length; r++) {
         const route = routes[r];
-        let state = states.get(route.key);
+        let state = states.get(route);
         if (state === undefined) {
           state = new Map();
-          states.set(route.key, state);
+          states.set(route, state);
         }
         ruleEvaluations += route.ruleIds.length;
         alerts += evaluator.process(state, route, event, timestamp + shift).length;

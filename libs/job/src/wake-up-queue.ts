@@ -23,16 +23,9 @@ export class WakeUpQueue {
     this.push(time, key);
   }
 
-  /**
-   * Moves a key's wake-up earlier to `time`, or sets it when the key has none; a later `time` changes nothing. Enough
-   * after an event, whose own deadlines can only add earlier ones: a wake-up that turns out early costs one
-   * `advanceTime` of the key, which then sets the exact time.
-   */
-  lower(key: string, time: number): void {
-    const current = this.current.get(key);
-    if (current !== undefined && current <= time) return;
-    this.current.set(key, time);
-    this.push(time, key);
+  /** The wake-up time of a key, undefined when it has none. */
+  get(key: string): number | undefined {
+    return this.current.get(key);
   }
 
   /** Removes and returns the keys due at `time`, earliest first. */
