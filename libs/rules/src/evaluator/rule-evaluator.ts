@@ -11,6 +11,7 @@ import {
   evictSlot,
   findSlot,
   freeSlot,
+  functionCode,
   insertEvent,
   internName,
   rebuildSlot,
@@ -19,6 +20,7 @@ import {
   slotAggregate,
   slotFiring,
   slotFunction,
+  slotFunctionCode,
   slotCount,
   slotMembers,
   slotOldest,
@@ -96,6 +98,8 @@ interface RulePlan {
   readonly effectiveFrom: number;
   readonly aggregate: CompiledAggregateRule | undefined;
   readonly fn: AggregateFunction;
+  /** {@link functionCode} of `fn`: compared with a slot's per event. */
+  readonly fnCode: number;
   readonly filter: ConditionFn | undefined;
   /**
    * The filter (aggregates) or the start test (sequences) as leaves `[leavesStart, leavesEnd)` of the evaluator's
@@ -216,7 +220,7 @@ export class RuleEvaluator {
         }
         if (slot < 0) {
           slot = allocateSlot(window, plan.code, plan.shape, fn, rule.field);
-        } else if (slotFunction(window, slot) !== fn) {
+        } else if (slotFunctionCode(window, slot) !== plan.fnCode) {
           rebuildSlot(window, slot, fn);
         }
         plan.slotHint = slot;
@@ -401,6 +405,7 @@ export class RuleEvaluator {
         effectiveFrom: rule.effectiveFrom,
         aggregate,
         fn: spec?.function ?? 'count',
+        fnCode: functionCode(spec?.function ?? 'count'),
         filter: aggregate?.filter?.test,
         leavesStart,
         leavesEnd: leaves === undefined ? -1 : leavesStart + leaves.length,
