@@ -54,7 +54,8 @@ export interface RulesPartitionState {
   unconfirmed?: { progress: SnapshotProgress; changes: Set<string> | 'all' };
 }
 
-interface KeyEntry {
+/** A key of a partition as events find it (see `RulesPartitionState.index`). */
+export interface KeyEntry {
   readonly key: string;
   readonly keyState: KeyState;
   /**
