@@ -3,6 +3,7 @@ export { RulesPartitionProcessor } from './rules-partition-processor';
 export { decodeRulesPartitionSnapshot } from './rules-partition-processor';
 export type {
   DecodedRulesPartitionSnapshot,
+  KeyEntry,
   RulesPartitionProcessorOptions,
   RulesPartitionState,
 } from './rules-partition-processor';

@@ -138,6 +138,46 @@ describe('RulesPartitionProcessor', () => {
   });
 });
 
+describe('RulesPartitionProcessor wake-ups', () => {
+  const stream = generateFraud({ seed: 7, payments: 400 });
+
+  it('keeps each key no later than nextWakeUp, its index entry in step, with watermarks per batch and a restore', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 0, max: stream.events.length }),
+        (batch, restoreAt) => {
+          const processor = new RulesPartitionProcessor();
+          FRAUD_RULES.forEach((rule, i) => processor.applyRule(record(rule, i)));
+          const evaluator = (processor as unknown as { evaluator: RuleEvaluator }).evaluator;
+          let state = processor.createPartitionState();
+          const check = (): void => {
+            for (const [key, keyState] of state.keys) {
+              const at = state.wakeUps.get(key) ?? Infinity;
+              expect(at).toBeLessThanOrEqual(evaluator.nextWakeUp(keyState) ?? Infinity);
+              const entry = state.index.getKey(key);
+              if (entry !== undefined) {
+                expect(entry.keyState).toBe(keyState);
+                expect(entry.wakeUp).toBe(at);
+              }
+            }
+            expect(state.index.size).toBeLessThanOrEqual(state.keys.size);
+          };
+          stream.events.forEach((e, i) => {
+            if (i === restoreAt) state = processor.restorePartition(processor.snapshotPartition(state));
+            processor.processEvent(state, decoded(e, i));
+            if (i % batch === batch - 1) processor.advanceWatermark(state, e.timestamp);
+            if (i % 97 === 0) check();
+          });
+          processor.advanceWatermark(state, stream.endTime);
+          check();
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});
+
 describe('RulesPartitionProcessor sliced snapshots', () => {
   it.each([1, 7, 50])(
     'encodes the state as it was at the start while events go on changing it (%i keys a step)',

@@ -14,11 +14,13 @@ import {
   EXAMPLE_FACTS,
   FactRegistry,
   RuleEvaluator,
+  type AddedDeadline,
   type Alert,
   type CompiledRule,
   type FactDefinition,
   type JsonValue,
   type KeyState,
+  RoutedKeyMap,
   type RuleValidationError,
 } from '@cepheus/rules';
 import { WakeUpQueue } from './wake-up-queue';
@@ -26,6 +28,12 @@ import { WakeUpQueue } from './wake-up-queue';
 /** Keyed state of one events partition: the rules' state per routing key, and when each key next needs time. */
 export interface RulesPartitionState {
   keys: Map<string, KeyState>;
+  /**
+   * The same keys as events find them: by grouping and raw value rather than by key text (see `RoutedKeyMap`), each
+   * with its key text as stored, so that the other per-key tables are probed with an already hashed string. Filled as
+   * events arrive (a restored state starts empty), emptied with `keys`.
+   */
+  index: RoutedKeyMap<KeyEntry>;
   wakeUps: WakeUpQueue;
   /** The rule-set generation this state was last swept against (deleted rules' state goes at the next sweep). */
   generation: number;
@@ -48,6 +56,17 @@ export interface RulesPartitionState {
   changed: Set<string> | 'all';
   /** The latest snapshot begun and not yet confirmed or abandoned, with the changes since the confirmed one it holds. */
   unconfirmed?: { progress: SnapshotProgress; changes: Set<string> | 'all' };
+}
+
+/** A key of a partition as events find it (see `RulesPartitionState.index`). */
+export interface KeyEntry {
+  readonly key: string;
+  readonly keyState: KeyState;
+  /**
+   * The key's time in `wakeUps` (Infinity when none), kept equal to it so that an event whose deadlines are no
+   * earlier (most events) does not probe the queue's table at all.
+   */
+  wakeUp: number;
 }
 
 /** The keys a snapshot still has to encode, and what it encoded so far. */
@@ -109,6 +128,8 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   private readonly matches: Record<string, number> = {};
   private evaluations = 0;
   private readonly liveStates = new Set<WeakRef<RulesPartitionState>>();
+  /** Reused by every `process` call: see `AddedDeadline`. */
+  private readonly deadline: AddedDeadline = { next: Infinity };
 
   constructor(options: RulesPartitionProcessorOptions = {}) {
     this.facts = new FactRegistry(options.facts ?? EXAMPLE_FACTS);
@@ -163,6 +184,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   createPartitionState(): RulesPartitionState {
     const state: RulesPartitionState = {
       keys: new Map(),
+      index: new RoutedKeyMap(),
       wakeUps: new WakeUpQueue(),
       generation: this.generation,
       encoded: new Map(),
@@ -179,15 +201,28 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     if (routes.length === 0) return [];
     let out: EmittedAlert[] | undefined;
     for (const route of routes) {
-      let keyState = state.keys.get(route.key);
-      if (keyState === undefined) {
-        keyState = new Map();
-        state.keys.set(route.key, keyState);
+      let entry = state.index.get(route);
+      if (entry === undefined) {
+        let keyState = state.keys.get(route.key);
+        if (keyState === undefined) {
+          keyState = new Map();
+          state.keys.set(route.key, keyState);
+        }
+        entry = { key: route.key, keyState, wakeUp: state.wakeUps.get(route.key) ?? Infinity };
+        state.index.set(route, entry);
       }
+      const { key, keyState } = entry;
       this.evaluations += route.ruleIds.length;
-      this.beforeChange(state, route.key, keyState);
-      const alerts = this.evaluator.process(keyState, route, payload, event.timestamp);
-      state.wakeUps.set(route.key, this.evaluator.nextWakeUp(keyState));
+      this.beforeChange(state, key, keyState);
+      const deadline = this.deadline;
+      deadline.next = Infinity;
+      const alerts = this.evaluator.process(keyState, route, payload, event.timestamp, deadline);
+      // The earlier of the key's wake-up and the event's deadlines is never late (see `AddedDeadline`): not
+      // `nextWakeUp`, which walks every rule state of the key (~30 slots on a merchant's) per event.
+      if (deadline.next < entry.wakeUp) {
+        entry.wakeUp = deadline.next;
+        state.wakeUps.set(key, deadline.next);
+      }
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
     }
     return out ?? [];
@@ -201,8 +236,15 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       if (keyState === undefined) continue;
       this.beforeChange(state, key, keyState);
       const alerts = this.evaluator.advanceTime(keyState, key, watermark);
-      if (keyState.size === 0) state.keys.delete(key);
-      else state.wakeUps.set(key, this.evaluator.nextWakeUp(keyState));
+      if (keyState.size === 0) {
+        state.keys.delete(key);
+        state.index.delete(key);
+      } else {
+        const next = this.evaluator.nextWakeUp(keyState);
+        state.wakeUps.set(key, next);
+        const entry = state.index.getKey(key);
+        if (entry !== undefined) entry.wakeUp = next ?? Infinity;
+      }
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
     }
     return out ?? [];
@@ -366,7 +408,8 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   /** A key is about to change (or be dropped): a snapshot in progress takes it as it is first; its encoding goes. */
   private beforeChange(state: RulesPartitionState, key: string, keyState: KeyState): void {
     if (state.snapshot !== undefined) this.keepForSnapshot(state, key, keyState, false);
-    state.encoded.delete(key);
+    // Empty while snapshots are incremental: no probe per event then.
+    if (state.encoded.size > 0) state.encoded.delete(key);
     if (state.changed !== 'all') state.changed.add(key);
   }
 

@@ -23,6 +23,11 @@ export class WakeUpQueue {
     this.push(time, key);
   }
 
+  /** The wake-up time of a key, undefined when it has none. */
+  get(key: string): number | undefined {
+    return this.current.get(key);
+  }
+
   /** Removes and returns the keys due at `time`, earliest first. */
   popDue(time: number): string[] {
     const due: string[] = [];

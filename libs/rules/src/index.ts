@@ -52,10 +52,18 @@ export { canKeepState, stateShapeOf } from './compile/state-compatibility';
 export type { StateCompatibility } from './compile/state-compatibility';
 export type { RuleGuard } from './compile/rule-guard';
 export { RuleSet, routeEvent } from './route/rule-set';
+export { RoutedKeyMap } from './route/routed-key-map';
+export type { RoutedKeyRef } from './route/routed-key-map';
 export type { RoutedKey } from './route/rule-set';
 export { RuleEvaluator, AGGREGATES_ENTRY } from './evaluator/rule-evaluator';
 export { keyDisplay } from './alert/rule-alerts';
-export type { KeyState, RuleState, SequenceState, RuleEvaluatorOptions } from './evaluator/rule-evaluator';
+export type {
+  AddedDeadline,
+  KeyState,
+  RuleState,
+  SequenceState,
+  RuleEvaluatorOptions,
+} from './evaluator/rule-evaluator';
 export { createAggregateState } from './aggregate/sliding-window';
 export type { AggregateState, WindowValue } from './aggregate/sliding-window';
 export type { SharedWindow } from './aggregate/shared-window';

@@ -126,6 +126,7 @@ const isMember = (w: SharedWindow, i: number, s: number): boolean =>
 /** The slot of a rule (by its {@link internName} code), trying `hint` first; -1 when the rule has none. */
 export function findSlot(w: SharedWindow, rule: number, hint: number): number {
   const d = w.d;
+  if (hint < w.slots && d[hint * STRIDE + RULE] === rule) return hint;
   if (w.slots >= INDEX_FROM) {
     const index = w.index ?? buildIndex(w);
     const mask = index.length - 1;
@@ -136,7 +137,6 @@ export function findSlot(w: SharedWindow, rule: number, hint: number): number {
     }
   }
   const end = w.slots * STRIDE;
-  if (hint < w.slots && d[hint * STRIDE + RULE] === rule) return hint;
   for (let k = RULE; k < end; k += STRIDE) if (d[k] === rule) return (k - RULE) / STRIDE;
   return -1;
 }
@@ -175,6 +175,8 @@ export const slotLatest = (w: SharedWindow, s: number): number => w.d[s * STRIDE
 export const slotSize = (w: SharedWindow, s: number): number => w.d[s * STRIDE + COUNT];
 export const slotFiring = (w: SharedWindow, s: number): boolean => w.d[s * STRIDE + FIRING] === 1;
 export const slotFunction = (w: SharedWindow, s: number): AggregateFunction => FUNCTIONS[w.d[s * STRIDE + FN]];
+/** The {@link functionCode} of the function a slot serves. */
+export const slotFunctionCode = (w: SharedWindow, s: number): number => w.d[s * STRIDE + FN];
 /** Time of the slot's oldest live member (only when it has one). */
 export const slotOldest = (w: SharedWindow, s: number): number => timeOf(w, w.d[s * STRIDE + HEAD]);
 

@@ -211,6 +211,13 @@ describe('RuleEvaluator: shared aggregate windows', () => {
           let referenceStates = new Map<string, PerRuleKeyState>();
           let time = 0;
           let latest = 0;
+          // Each key's wake-up as the engine keeps it between watermarks: lowered by process's added deadline after each event, set
+          // exactly by nextWakeUp after advanceTime, a rule change or a restore. It must never be later than exact.
+          let bounds = new Map<string, number>();
+          const exactBounds = (): void => {
+            bounds = new Map();
+            for (const [key, s] of sharedStates) bounds.set(key, shared.nextWakeUp(s) ?? Infinity);
+          };
 
           const compareKeys = (): void => {
             expect([...sharedStates.keys()].sort()).toEqual([...referenceStates.keys()].sort());
@@ -218,6 +225,7 @@ describe('RuleEvaluator: shared aggregate windows', () => {
               const r = referenceStates.get(key) as PerRuleKeyState;
               expect(s.size === 0).toBe(r.size === 0);
               expect(shared.nextWakeUp(s)).toBe(reference.nextWakeUp(r));
+              expect(bounds.get(key) ?? Infinity).toBeLessThanOrEqual(shared.nextWakeUp(s) ?? Infinity);
               expect(sharedView(s)).toEqual(referenceView(r));
             }
           };
@@ -236,7 +244,11 @@ describe('RuleEvaluator: shared aggregate windows', () => {
                 const r = referenceStates.get(route.key) ?? new Map();
                 sharedStates.set(route.key, s);
                 referenceStates.set(route.key, r);
-                expect(shared.process(s, route, event, time)).toEqual(reference.process(r, route, event, time));
+                const deadline = { next: bounds.get(route.key) ?? Infinity };
+                expect(shared.process(s, route, event, time, deadline)).toEqual(
+                  reference.process(r, route, event, time),
+                );
+                bounds.set(route.key, deadline.next);
               }
             } else if (st.op === 'advance') {
               latest += st.dt;
@@ -247,12 +259,14 @@ describe('RuleEvaluator: shared aggregate windows', () => {
                 if (s.size === 0) sharedStates.delete(key);
                 if (r.size === 0) referenceStates.delete(key);
               }
+              exactBounds();
             } else if (st.op === 'change') {
               const version = (versions.get(st.rule) ?? 0) + 1;
               versions.set(st.rule, version);
               if (st.spec === undefined) documents.delete(st.rule);
               else documents.set(st.rule, aggregateRule(st.rule, version, st.spec));
               ({ shared, reference } = build());
+              exactBounds();
             } else {
               const s2 = new Map<string, KeyState>();
               const r2 = new Map<string, PerRuleKeyState>();
@@ -277,6 +291,7 @@ describe('RuleEvaluator: shared aggregate windows', () => {
               }
               sharedStates = s2;
               referenceStates = r2;
+              exactBounds();
             }
             compareKeys();
           });

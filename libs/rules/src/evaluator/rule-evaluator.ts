@@ -11,6 +11,7 @@ import {
   evictSlot,
   findSlot,
   freeSlot,
+  functionCode,
   insertEvent,
   internName,
   readSharedWindow,
@@ -20,6 +21,7 @@ import {
   slotAggregate,
   slotFiring,
   slotFunction,
+  slotFunctionCode,
   slotCount,
   slotMembers,
   slotOldest,
@@ -104,6 +106,8 @@ interface RulePlan {
   readonly effectiveFrom: number;
   readonly aggregate: CompiledAggregateRule | undefined;
   readonly fn: AggregateFunction;
+  /** {@link functionCode} of `fn`: compared with a slot's per event. */
+  readonly fnCode: number;
   readonly filter: ConditionFn | undefined;
   /**
    * The filter (aggregates) or the start test (sequences) as leaves `[leavesStart, leavesEnd)` of the evaluator's
@@ -122,6 +126,14 @@ interface RulePlan {
 }
 
 const NO_PLAN: readonly (RulePlan | undefined)[] = [];
+
+/**
+ * Filled in by {@link RuleEvaluator.process}: `next` is lowered to the earliest deadline the event added to the key
+ * (the end of a window it entered, the `within` of a sequence it advanced).
+ */
+export interface AddedDeadline {
+  next: number;
+}
 
 /** Options of {@link RuleEvaluator}. */
 export interface RuleEvaluatorOptions {
@@ -162,12 +174,19 @@ export class RuleEvaluator {
    * Feeds one event, routed to `route.key`, to the rules `route.ruleIds` and returns their alerts. Rules not active
    * (paused, deleted, unknown) and events before a rule's `effectiveFrom` are skipped. State written by an
    * incompatible earlier version of a rule is discarded first.
+   *
+   * `deadline`, when given, is lowered to the earliest deadline this event added to the key. Taken with the key's
+   * wake-up before the event (the minimum of both), it is never later than `nextWakeUp` after it, since evictions and
+   * matches only move deadlines later: a runtime can keep a key's timer without `nextWakeUp`'s walk over every rule
+   * state of the key per event. It may be earlier than needed; `advanceTime` then finds nothing and `nextWakeUp` gives
+   * the exact time.
    */
   process(
     keyState: KeyState,
     route: Pick<RoutedKey, 'key' | 'ruleIds'>,
     event: Readonly<Record<string, unknown>>,
     timestamp: number,
+    deadline?: AddedDeadline,
   ): readonly Alert[] {
     let alerts: Alert[] | undefined;
     let ev: RuleEvent | undefined;
@@ -209,13 +228,16 @@ export class RuleEvaluator {
         }
         if (slot < 0) {
           slot = allocateSlot(window, plan.code, plan.shape, fn, rule.field);
-        } else if (slotFunction(window, slot) !== fn) {
+        } else if (slotFunctionCode(window, slot) !== plan.fnCode) {
           rebuildSlot(window, slot, fn);
         }
         plan.slotHint = slot;
         if (!admit(window, slot, plan.windowMs, timestamp)) continue;
         if (at < 0) at = insertEvent(window, timestamp, ev.id);
         addMember(window, slot, at, value);
+        if (deadline !== undefined && timestamp + plan.windowMs < deadline.next) {
+          deadline.next = timestamp + plan.windowMs;
+        }
         evictSlot(window, slot, plan.windowMs, timestamp);
         out = this.#compare(plan, rule, window, slot, route.key, ev);
       } else {
@@ -234,6 +256,9 @@ export class RuleEvaluator {
           keyState.set(rule.id, s);
         }
         if (timestamp > s.latest) s.latest = timestamp;
+        if (deadline !== undefined && rule.withinMs !== undefined && timestamp + rule.withinMs < deadline.next) {
+          deadline.next = timestamp + rule.withinMs;
+        }
         const result = rule.nfa.process(s.nfa, ev, timestamp);
         out = this.#alerts.sequence(rule, route.key, result.matches, result.timedOut);
       }
@@ -445,6 +470,7 @@ export class RuleEvaluator {
         effectiveFrom: rule.effectiveFrom,
         aggregate,
         fn: spec?.function ?? 'count',
+        fnCode: functionCode(spec?.function ?? 'count'),
         filter: aggregate?.filter?.test,
         leavesStart,
         leavesEnd: leaves === undefined ? -1 : leavesStart + leaves.length,
