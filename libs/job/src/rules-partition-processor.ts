@@ -73,8 +73,6 @@ export interface KeyEntry {
 interface SnapshotProgress {
   todo: Set<string>;
   incremental: boolean;
-  /** Incremental: keys in `todo` that no longer exist. */
-  removed: string[];
   /** Where the snapshot is written (the job's writer, or one of its own), from `start` on. */
   out: ByteWriter;
   start: number;
@@ -281,7 +279,6 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     const progress: SnapshotProgress = {
       todo: incremental ? new Set(changes) : new Set(state.keys.keys()),
       incremental,
-      removed: [],
       out: options.out ?? new ByteWriter(SNAPSHOT_INITIAL_BYTES),
       start: options.out?.length ?? 0,
       remember,
@@ -311,11 +308,6 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       },
       bytes: () => {
         if (!done()) throw new Error('the snapshot is not finished: call step until it returns true');
-        for (const key of progress.removed) {
-          progress.out.u8(RECORD_REMOVED);
-          progress.out.str(key);
-        }
-        progress.removed = [];
         return progress.out.view().subarray(progress.start);
       },
       confirm: () => {
@@ -423,7 +415,10 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     const progress = state.snapshot as SnapshotProgress;
     if (!progress.todo.delete(key)) return;
     if (keyState === undefined) {
-      if (progress.incremental) progress.removed.push(key);
+      if (progress.incremental) {
+        progress.out.u8(RECORD_REMOVED);
+        progress.out.str(key);
+      }
       return;
     }
     const out = progress.out;
