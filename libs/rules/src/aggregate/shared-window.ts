@@ -821,7 +821,8 @@ export function writeSharedWindow(w: SharedWindow, out: ByteWriter): void {
   const words = w.words;
   const es = 1 + words;
   const base = w.slots * STRIDE;
-  // Events no live slot holds (evicted, awaiting compaction) are left out and the rest renumbered, as in the JSON form.
+  // Events no live slot holds (evicted, awaiting compaction) are left out and the rest renumbered, as in the JSON form:
+  // `renumber` (only once such an event is found) maps each event to its new index, -1 when left out.
   let needed = 0;
   let renumber: Int32Array | undefined;
   for (let i = 0; i < w.n; i++) {
@@ -830,14 +831,17 @@ export function writeSharedWindow(w: SharedWindow, out: ByteWriter): void {
     if (bits !== 0) {
       if (renumber !== undefined) renumber[i] = needed;
       needed++;
-    } else if (renumber === undefined) {
-      renumber = new Int32Array(w.n);
-      for (let j = 0; j < i; j++) renumber[j] = j;
+    } else {
+      if (renumber === undefined) {
+        renumber = new Int32Array(w.n);
+        for (let j = 0; j < i; j++) renumber[j] = j;
+      }
+      renumber[i] = -1;
     }
   }
   out.varuint(needed);
   for (let i = 0; i < w.n; i++) {
-    if (renumber !== undefined && !isLive(w, i)) continue;
+    if (renumber !== undefined && renumber[i] < 0) continue;
     out.f64(d[base + i * es]);
     out.str(w.ids[i]);
   }
@@ -845,7 +849,7 @@ export function writeSharedWindow(w: SharedWindow, out: ByteWriter): void {
   for (let f = 0; f < w.fields.length; f++) {
     out.str(w.fields[f]);
     const col = w.cols[f];
-    for (let i = 0; i < w.n; i++) if (renumber === undefined || isLive(w, i)) writeValue(out, col[i]);
+    for (let i = 0; i < w.n; i++) if (renumber === undefined || renumber[i] >= 0) writeValue(out, col[i]);
   }
   out.varuint(w.used);
   let next = 0;
@@ -861,9 +865,7 @@ export function writeSharedWindow(w: SharedWindow, out: ByteWriter): void {
     const word = 1 + (s >>> 5);
     const bit = 1 << (s & 31);
     const from = d[b + COUNT] > 0 ? d[b + HEAD] : w.n;
-    let count = 0;
-    for (let i = from; i < w.n; i++) if ((d[base + i * es + word] & bit) !== 0) count++;
-    out.varuint(count);
+    out.varuint(d[b + COUNT]);
     // Members ascending, each as the gap from the previous one (small numbers, one byte each).
     let previous = 0;
     for (let i = from; i < w.n; i++) {
@@ -873,13 +875,6 @@ export function writeSharedWindow(w: SharedWindow, out: ByteWriter): void {
       previous = j;
     }
   }
-}
-
-/** Whether some slot holds event `i`. */
-function isLive(w: SharedWindow, i: number): boolean {
-  const e = at(w, i);
-  for (let k = 1; k <= w.words; k++) if (w.d[e + k] !== 0) return true;
-  return false;
 }
 
 /** Reads {@link writeSharedWindow}'s bytes as the snapshot `restoreSharedWindow` takes. */
