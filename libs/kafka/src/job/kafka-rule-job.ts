@@ -188,15 +188,13 @@ interface StoredPartitionState {
  * base64, no second JSON pass over the keyed state).
  */
 function encodePartitionSnapshot(header: PartitionSnapshotHeader, state: Uint8Array): Buffer {
-  const head = Buffer.from(JSON.stringify(header));
-  const out = Buffer.allocUnsafe(4 + head.length + state.byteLength);
-  out.writeUInt32BE(head.length, 0);
-  head.copy(out, 4);
-  out.set(state, 4 + head.length);
-  return out;
+  const out = new ByteWriter(state.byteLength + 256);
+  writeSnapshotHeader(out, header);
+  out.bytes(state);
+  return out.view();
 }
 
-/** Writes the chunk's header (as `encodePartitionSnapshot` does) and returns where it ends. */
+/** Writes a chunk's header (see `encodePartitionSnapshot`) and returns where it ends. */
 function writeSnapshotHeader(out: ByteWriter, header: PartitionSnapshotHeader): number {
   const head = Buffer.from(JSON.stringify(header));
   const prefix = Buffer.allocUnsafe(4);
