@@ -57,16 +57,7 @@ const PATHS = [
 ];
 const STEP_PATHS = ['$.first', '$.first[0].a', '$.first[1].b', '$.first.length', '$.first[0]', '$.second[0].a'];
 const OPERATORS = [
-  'equal',
-  'notEqual',
-  'in',
-  'notIn',
-  'contains',
-  'doesNotContain',
-  'lessThan',
-  'lessThanInclusive',
-  'greaterThan',
-  'greaterThanInclusive',
+  ...BUILT_IN_OPERATOR_NAMES,
   'startsWith',
   'between',
   'multipleOf',
