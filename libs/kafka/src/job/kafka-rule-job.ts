@@ -90,6 +90,11 @@ export interface KafkaRuleJobStats {
   rulesRejected: number;
   broadcastDigest: string;
   lagByPartition: Record<number, number>;
+  /**
+   * Per owned partition, the offset of the next event its state expects (every earlier one is processed). Unlike
+   * eventsIn, which also counts events processed again after a restart, this says exactly how far the state is.
+   */
+  positionByPartition: Record<number, string>;
   /** Wall-clock ms of the first and the latest event read (0 before any), for throughput figures. */
   firstEventAt: number;
   lastEventAt: number;
@@ -296,6 +301,7 @@ export class KafkaRuleJob<S> {
       rulesRejected: 0,
       broadcastDigest: options.processor.broadcastDigest(),
       lagByPartition: {},
+      positionByPartition: {},
       firstEventAt: 0,
       lastEventAt: 0,
       pausedPartitions: [],
@@ -402,6 +408,11 @@ export class KafkaRuleJob<S> {
       ...this.counters,
       dlq: { ...this.counters.dlq },
       ownedPartitions: [...this.assigned].sort((a, b) => a - b),
+      positionByPartition: Object.fromEntries(
+        [...this.runs.values()]
+          .filter((run) => this.assigned.has(run.partition))
+          .map((run) => [run.partition, run.nextOffset.toString()]),
+      ),
       pausedPartitions: [...this.paused.keys()].sort((a, b) => a - b),
       broadcastDigest: this.options.processor.broadcastDigest(),
     };
