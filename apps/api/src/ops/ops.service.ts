@@ -60,6 +60,7 @@ export class OpsService {
             ownedPartitions: body.ownedPartitions,
             lag: Object.values(lag).reduce((a, b) => a + b, 0),
             lagByPartition: lag,
+            positionByPartition: body.positionByPartition,
             broadcastDigest: body.broadcastDigest,
             eventsIn: body.eventsIn,
             alertsOut: body.alertsOut,
