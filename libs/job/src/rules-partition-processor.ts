@@ -23,18 +23,19 @@ import {
   RoutedKeyMap,
   type RuleValidationError,
 } from '@cepheus/rules';
-import { WakeUpQueue } from './wake-up-queue';
+import { WakeUpQueue, type WakeUpItem } from './wake-up-queue';
 
 /** Keyed state of one events partition: the rules' state per routing key, and when each key next needs time. */
 export interface RulesPartitionState {
   keys: Map<string, KeyState>;
   /**
    * The same keys as events find them: by grouping and raw value rather than by key text (see `RoutedKeyMap`), each
-   * with its key text as stored, so that the other per-key tables are probed with an already hashed string. Filled as
-   * events arrive (a restored state starts empty), emptied with `keys`.
+   * with its key text as stored, so that the other per-key tables are probed with an already hashed string. Holds every
+   * key of `keys`: an entry is what `wakeUps` orders.
    */
   index: RoutedKeyMap<KeyEntry>;
-  wakeUps: WakeUpQueue;
+  /** The keys (their entries in `index`) by when they next need time. */
+  wakeUps: WakeUpQueue<KeyEntry>;
   /** The rule-set generation this state was last swept against (deleted rules' state goes at the next sweep). */
   generation: number;
   /** A snapshot being taken a slice at a time (see `beginSnapshot`). */
@@ -59,14 +60,9 @@ export interface RulesPartitionState {
 }
 
 /** A key of a partition as events find it (see `RulesPartitionState.index`). */
-export interface KeyEntry {
+export interface KeyEntry extends WakeUpItem {
   readonly key: string;
   readonly keyState: KeyState;
-  /**
-   * The key's time in `wakeUps` (Infinity when none), kept equal to it so that an event whose deadlines are no
-   * earlier (most events) does not probe the queue's table at all.
-   */
-  wakeUp: number;
 }
 
 /** The keys a snapshot still has to encode, and what it encoded so far. */
@@ -201,12 +197,9 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     for (const route of routes) {
       let entry = state.index.get(route);
       if (entry === undefined) {
-        let keyState = state.keys.get(route.key);
-        if (keyState === undefined) {
-          keyState = new Map();
-          state.keys.set(route.key, keyState);
-        }
-        entry = { key: route.key, keyState, wakeUp: state.wakeUps.get(route.key) ?? Infinity };
+        // Every key of `keys` has its entry, so a key without one is new.
+        entry = { key: route.key, keyState: new Map(), wakeUp: Infinity };
+        state.keys.set(route.key, entry.keyState);
         state.index.set(route, entry);
       }
       const { key, keyState } = entry;
@@ -217,10 +210,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       const alerts = this.evaluator.process(keyState, route, payload, event.timestamp, deadline);
       // The earlier of the key's wake-up and the event's deadlines is never late (see `AddedDeadline`): not
       // `nextWakeUp`, which walks every rule state of the key (~30 slots on a merchant's) per event.
-      if (deadline.next < entry.wakeUp) {
-        entry.wakeUp = deadline.next;
-        state.wakeUps.set(key, deadline.next);
-      }
+      if (deadline.next < entry.wakeUp) state.wakeUps.set(entry, deadline.next);
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
     }
     return out ?? [];
@@ -229,19 +219,16 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   advanceWatermark(state: RulesPartitionState, watermark: number): EmittedAlert[] {
     const due = state.generation === this.generation ? state.wakeUps.popDue(watermark) : this.sweep(state);
     let out: EmittedAlert[] | undefined;
-    for (const key of due) {
-      const keyState = state.keys.get(key);
-      if (keyState === undefined) continue;
+    for (const entry of due) {
+      const { key, keyState } = entry;
       this.beforeChange(state, key, keyState);
       const alerts = this.evaluator.advanceTime(keyState, key, watermark);
       if (keyState.size === 0) {
+        state.wakeUps.set(entry, undefined);
         state.keys.delete(key);
         state.index.delete(key);
       } else {
-        const next = this.evaluator.nextWakeUp(keyState);
-        state.wakeUps.set(key, next);
-        const entry = state.index.getKey(key);
-        if (entry !== undefined) entry.wakeUp = next ?? Infinity;
+        state.wakeUps.set(entry, this.evaluator.nextWakeUp(keyState));
       }
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
     }
@@ -338,7 +325,9 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       const keyState = data instanceof Uint8Array ? this.evaluator.readState(data) : this.evaluator.restore(data);
       if (keyState.size === 0) continue;
       state.keys.set(key, keyState);
-      state.wakeUps.set(key, this.evaluator.nextWakeUp(keyState));
+      const entry: KeyEntry = { key, keyState, wakeUp: Infinity };
+      state.index.setKey(key, entry);
+      state.wakeUps.set(entry, this.evaluator.nextWakeUp(keyState));
     }
     return state;
   }
@@ -442,9 +431,15 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   }
 
   /** After a rule change: every key is visited once, so that state of deleted or replaced rules is dropped. */
-  private sweep(state: RulesPartitionState): string[] {
+  private sweep(state: RulesPartitionState): KeyEntry[] {
     state.generation = this.generation;
-    return [...state.keys.keys()];
+    const entries: KeyEntry[] = [];
+    for (const key of state.keys.keys()) {
+      const entry = state.index.getKey(key);
+      if (entry === undefined) throw new Error(`key ${key} has no entry in the partition's index`);
+      entries.push(entry);
+    }
+    return entries;
   }
 
   private emitted(alerts: readonly Alert[]): EmittedAlert[] {

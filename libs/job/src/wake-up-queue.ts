@@ -1,82 +1,102 @@
-/**
- * Keys by the event time at which they next need `advanceTime` (a window eviction, a `within` deadline). A binary
- * min-heap with lazy deletion: a key's entry counts only while it equals the key's current wake-up time, so that
- * moving the watermark touches the keys that are due, not every key of the partition.
- */
-export class WakeUpQueue {
-  private readonly times: number[] = [];
-  private readonly keys: string[] = [];
-  private readonly current = new Map<string, number>();
+/** What a {@link WakeUpQueue} orders: anything that carries its own wake-up time. */
+export interface WakeUpItem {
+  /** The item's time in its queue, Infinity when it has none. Written by the queue only. */
+  wakeUp: number;
+}
 
+/**
+ * Items (a partition's keys) by the event time at which they next need `advanceTime` (a window eviction, a `within`
+ * deadline). A binary min-heap with lazy deletion: a heap entry counts only while it equals its item's `wakeUp`, so
+ * that moving the watermark touches the items that are due, not every key of the partition. The time lives on the item
+ * rather than in a table by key: a key's wake-up is set and checked on every eviction, and a table probe per
+ * change (by a key string, among a hundred thousand) cost more than the heap itself.
+ */
+export class WakeUpQueue<T extends WakeUpItem> {
+  private readonly times: number[] = [];
+  private readonly items: T[] = [];
+  private pending = 0;
+
+  /** Items with a wake-up time. */
   get size(): number {
-    return this.current.size;
+    return this.pending;
   }
 
-  /** Sets (or clears, with undefined) the wake-up time of a key. */
-  set(key: string, time: number | undefined): void {
-    if (time === undefined) {
-      this.current.delete(key);
+  /** Sets (or clears, with undefined or Infinity) the wake-up time of an item. */
+  set(item: T, time: number | undefined): void {
+    const next = time ?? Infinity;
+    const before = item.wakeUp;
+    if (before === next) return;
+    item.wakeUp = next;
+    if (next === Infinity) {
+      this.pending--;
       return;
     }
-    if (this.current.get(key) === time) return;
-    this.current.set(key, time);
-    this.push(time, key);
+    if (before === Infinity) this.pending++;
+    this.push(next, item);
   }
 
-  /** The wake-up time of a key, undefined when it has none. */
-  get(key: string): number | undefined {
-    return this.current.get(key);
-  }
-
-  /** Removes and returns the keys due at `time`, earliest first. */
-  popDue(time: number): string[] {
-    const due: string[] = [];
-    while (this.times.length > 0 && this.times[0] <= time) {
-      const [t, key] = this.pop();
-      if (this.current.get(key) === t) {
-        this.current.delete(key);
-        due.push(key);
+  /** Removes and returns the items due at `time`, earliest first; their `wakeUp` is Infinity again. */
+  popDue(time: number): T[] {
+    const due: T[] = [];
+    const times = this.times;
+    while (times.length > 0 && times[0] <= time) {
+      const t = times[0];
+      const item = this.items[0];
+      this.removeTop();
+      if (item.wakeUp === t) {
+        item.wakeUp = Infinity;
+        this.pending--;
+        due.push(item);
       }
     }
     return due;
   }
 
-  private push(time: number, key: string): void {
-    let i = this.times.length;
-    this.times.push(time);
-    this.keys.push(key);
+  /** Forgets every item (their `wakeUp` is left as it was: the items go with the queue). */
+  clear(): void {
+    this.times.length = 0;
+    this.items.length = 0;
+    this.pending = 0;
+  }
+
+  // Sifts move a hole instead of swapping pairs: half the writes, on arrays too large for the cache.
+  private push(time: number, item: T): void {
+    const times = this.times;
+    const items = this.items;
+    let i = times.length;
+    times.push(time);
+    items.push(item);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (this.times[parent] <= this.times[i]) break;
-      this.swap(i, parent);
+      const parentTime = times[parent];
+      if (parentTime <= time) break;
+      times[i] = parentTime;
+      items[i] = items[parent];
       i = parent;
     }
+    times[i] = time;
+    items[i] = item;
   }
 
-  private pop(): [number, string] {
-    const top: [number, string] = [this.times[0], this.keys[0]];
-    const lastTime = this.times.pop() as number;
-    const lastKey = this.keys.pop() as string;
-    if (this.times.length > 0) {
-      this.times[0] = lastTime;
-      this.keys[0] = lastKey;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < this.times.length && this.times[l] < this.times[m]) m = l;
-        if (r < this.times.length && this.times[r] < this.times[m]) m = r;
-        if (m === i) break;
-        this.swap(i, m);
-        i = m;
-      }
+  private removeTop(): void {
+    const times = this.times;
+    const items = this.items;
+    const lastTime = times.pop() as number;
+    const lastItem = items.pop() as T;
+    const n = times.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const m = r < n && times[r] < times[l] ? r : l;
+      if (times[m] >= lastTime) break;
+      times[i] = times[m];
+      items[i] = items[m];
+      i = m;
     }
-    return top;
-  }
-
-  private swap(a: number, b: number): void {
-    [this.times[a], this.times[b]] = [this.times[b], this.times[a]];
-    [this.keys[a], this.keys[b]] = [this.keys[b], this.keys[a]];
+    times[i] = lastTime;
+    items[i] = lastItem;
   }
 }

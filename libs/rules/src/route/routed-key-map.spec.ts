@@ -27,7 +27,7 @@ const value = fc.oneof(
 );
 
 const op = fc.record({
-  op: fc.constantFrom('set' as const, 'get' as const, 'delete' as const),
+  op: fc.constantFrom('set' as const, 'setKey' as const, 'get' as const, 'delete' as const),
   cardId: value,
   ab: value,
   xy: value,
@@ -45,6 +45,10 @@ describe('RoutedKeyMap', () => {
           for (const route of routes) {
             if (o.op === 'set') {
               map.set(route, i);
+              reference.set(route.key, i);
+            } else if (o.op === 'setKey') {
+              // As a restore does: by key text alone, then found by the route as events find it.
+              map.setKey(route.key, i);
               reference.set(route.key, i);
             } else if (o.op === 'delete') {
               expect(map.delete(route.key)).toBe(reference.delete(route.key));

@@ -62,6 +62,20 @@ export class RoutedKeyMap<T> {
     return split === undefined ? this.#byKey.get(key) : this.#byValue.get(split.field)?.get(split.value);
   }
 
+  /** Sets by key text (a key restored from a snapshot, before any event has routed to it). */
+  setKey(key: string, value: T): void {
+    const split = splitKey(key);
+    let table: Map<string, T> | undefined;
+    if (split !== undefined) {
+      table = this.#byValue.get(split.field);
+      if (table === undefined) this.#byValue.set(split.field, (table = new Map()));
+    }
+    const target = table ?? this.#byKey;
+    const before = target.size;
+    target.set(split === undefined ? key : split.value, value);
+    this.#size += target.size - before;
+  }
+
   /** Deletes by key text. */
   delete(key: string): boolean {
     const split = splitKey(key);
