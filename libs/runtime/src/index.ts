@@ -87,4 +87,5 @@ export type { InstanceMetrics } from './job/instance-task';
 export { FileSource, type FileSourceOptions } from './connectors/file-source';
 export { FileSink, type FileSinkOptions } from './connectors/file-sink';
 export { StdoutSink, type StdoutSinkOptions } from './connectors/stdout-sink';
-export type { FrameReader, FrameWriter, RecordCodec } from './channel/frame-codec';
+export type { RecordCodec } from './channel/frame-codec';
+export type { FrameReader, FrameWriter } from './codec/frame-fields';

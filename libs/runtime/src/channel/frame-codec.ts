@@ -1,19 +1,6 @@
 import { ByteReader, ByteWriter } from '../codec/byte-codec';
+import type { FrameReader, FrameWriter } from '../codec/frame-fields';
 import { KEYED_RECORD_WIDTH, type DataFrame } from './data-frame';
-
-/** Writes the fields of a record value into a channel frame (see {@link RecordCodec}). */
-export interface FrameWriter {
-  f64(value: number): void;
-  u32(value: number): void;
-  string(value: string): void;
-}
-
-/** Reads back what a {@link FrameWriter} wrote, in the same order. */
-export interface FrameReader {
-  f64(): number;
-  u32(): number;
-  string(): string;
-}
 
 /**
  * Binary form of the records of one keyed stream, for the channels between worker threads. Without a codec a value

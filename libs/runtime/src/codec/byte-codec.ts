@@ -1,4 +1,4 @@
-import type { FrameReader, FrameWriter } from '../channel/frame-codec';
+import type { FrameReader, FrameWriter } from './frame-fields';
 
 const utf16 = new TextDecoder('utf-16le');
 
