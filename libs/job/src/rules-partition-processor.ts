@@ -434,9 +434,14 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   private sweep(state: RulesPartitionState): KeyEntry[] {
     state.generation = this.generation;
     const entries: KeyEntry[] = [];
-    for (const key of state.keys.keys()) {
-      const entry = state.index.getKey(key);
-      if (entry === undefined) throw new Error(`key ${key} has no entry in the partition's index`);
+    for (const [key, keyState] of state.keys) {
+      let entry = state.index.getKey(key);
+      if (entry === undefined) {
+        // Every key has its entry (made by processEvent or restorePartition); should one be missing, it is made here
+        // rather than the key left out of the sweep.
+        entry = { key, keyState, wakeUp: Infinity };
+        state.index.setKey(key, entry);
+      }
       entries.push(entry);
     }
     return entries;
