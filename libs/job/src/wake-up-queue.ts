@@ -52,13 +52,6 @@ export class WakeUpQueue<T extends WakeUpItem> {
     return due;
   }
 
-  /** Forgets every item (their `wakeUp` is left as it was: the items go with the queue). */
-  clear(): void {
-    this.times.length = 0;
-    this.items.length = 0;
-    this.pending = 0;
-  }
-
   // Sifts move a hole instead of swapping pairs: half the writes, on arrays too large for the cache.
   private push(time: number, item: T): void {
     const times = this.times;
