@@ -8,8 +8,8 @@ export interface WakeUpItem {
  * Items (a partition's keys) by the event time at which they next need `advanceTime` (a window eviction, a `within`
  * deadline). A binary min-heap with lazy deletion: a heap entry counts only while it equals its item's `wakeUp`, so
  * that moving the watermark touches the items that are due, not every key of the partition. The time lives on the item
- * rather than in a table by key: a key's wake-up is set and checked on every eviction, and a table probe per
- * change (by a key string, among a hundred thousand) cost more than the heap itself.
+ * rather than in a table by key text: the processor holds each key's entry already, so neither setting a wake-up nor
+ * taking a due key out needs a probe by key string among a partition's keys.
  */
 export class WakeUpQueue<T extends WakeUpItem> {
   private readonly times: number[] = [];
