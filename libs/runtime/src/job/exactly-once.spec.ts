@@ -27,6 +27,8 @@ async function run(
   };
 }
 
+const RUNS = 120;
+
 describe('exactly-once through failures (in-thread)', () => {
   it('produces the output of a run without failures, for random inputs and failure points', async () => {
     let replayed = 0;
@@ -55,10 +57,13 @@ describe('exactly-once through failures (in-thread)', () => {
           restoredMidway += failed.checkpoints > 1 ? 1 : 0;
         },
       ),
-      { numRuns: 25 },
+      { numRuns: RUNS },
     );
-    // The property is only meaningful if failures did throw away uncommitted work in most runs.
-    expect(replayed).toBeGreaterThan(10);
-    expect(restoredMidway).toBeGreaterThan(10);
+    // The property is only meaningful if failures did throw away uncommitted work, and restored from a checkpoint
+    // taken mid-run, in a good share of the runs. Both depend on where the 1 ms checkpoint timer falls, so they are
+    // counted over many runs against a floor well below the rates seen (36-68% and 52-88% of runs): 25 runs with a
+    // floor of 40% failed once in CI at 9 of 25.
+    expect(replayed).toBeGreaterThan(RUNS * 0.15);
+    expect(restoredMidway).toBeGreaterThan(RUNS * 0.15);
   });
 });
