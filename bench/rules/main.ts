@@ -8,13 +8,19 @@
  * 3. The same 100 rules through the engine's per-partition logic (`RulesPartitionProcessor.processEvent`), which also
  *    tracks changed keys for incremental checkpoints and each key's next wake-up.
  *
- * Every figure is the median of RUNS runs; the headline (the ratio) is printed last, one `name: value unit` per line.
+ * 4. The same through the partition processor with the 100 rules all grouped by the card (100k keys, one routing key
+ *    per event).
+ *
+ * Each run of 2-4 is a fresh Node process (see `measureInFreshProcesses`); every figure is the median of ENGINE_RUNS
+ * such runs (`RULES_BENCH_RUNS`, default 5), or of RUNS in-process runs for 1. The headline (the ratio) is printed
+ * last, one `name: value unit` per line.
  *
  * Profiling: `RULES_BENCH_PROFILE=<rules>` runs one evaluator run (`RULES_BENCH_EVENTS` events over `RULES_BENCH_KEYS`
  * keys) and prints its figures; with `RULES_BENCH_CPU_PROFILE=<file>.cpuprofile` it also writes a CPU profile of the
  * steady-state pass alone (open it in Chrome DevTools; `positionTicks` give per-line costs). `RULES_BENCH_ENGINE=1`
  * runs it through the partition processor instead.
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { setFlagsFromString } from 'node:v8';
@@ -36,6 +42,8 @@ import {
 } from '@cepheus/rules';
 
 const RUNS = 3;
+/** Runs of each engine configuration, each in a fresh process. */
+const ENGINE_RUNS = Number(process.env.RULES_BENCH_RUNS ?? 5);
 /** Events between two watermarks in the partition processor's figure: about one fetched batch of the Kafka job. */
 const WATERMARK_EVERY = 1000;
 const TYPES = ['payment', 'login', 'refund', 'transfer', 'withdrawal'];
@@ -386,6 +394,51 @@ function baselineMapUpdates(): number {
   return order.length / ((performance.now() - start) / 1000);
 }
 
+/** One measured configuration, run in a process of its own (see `measureInFreshProcesses`). */
+interface RunSpec {
+  engine: 'evaluator' | 'processor';
+  rules: number;
+  events: number;
+  grouping: Grouping;
+}
+
+type RunResult = ReturnType<typeof evaluatorThroughput> | ReturnType<typeof processorThroughput>;
+
+function runSpec(spec: RunSpec, steadyStateProfile?: string): RunResult {
+  const events = makeEvents(spec.events, Number(process.env.RULES_BENCH_KEYS ?? 100_000), 2);
+  return spec.engine === 'processor'
+    ? processorThroughput(spec.rules, events, steadyStateProfile, spec.grouping)
+    : evaluatorThroughput(spec.rules, events, steadyStateProfile, spec.grouping);
+}
+
+const RESULT_PREFIX = 'RULES_BENCH_RESULT ';
+
+/**
+ * Runs every configuration `rounds` times, each run in a fresh Node process, round-robin over the configurations.
+ * A fresh process per run, as an engine process runs one rule set: in one long process the configurations measured
+ * earlier (10 and 1,000 rules, other groupings) leave V8 with polymorphic type feedback and an old generation full
+ * of their garbage, which cost the last ones up to 20% (the partition processor read 75-99k there and 103-110k in
+ * processes of its own, same build, same hour). Round-robin spreads a noisy neighbour over all configurations alike.
+ */
+function measureInFreshProcesses(specs: readonly RunSpec[], rounds: number): RunResult[][] {
+  const results: RunResult[][] = specs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    specs.forEach((spec, i) => {
+      const child = spawnSync(process.execPath, [...process.execArgv, __filename], {
+        env: { ...process.env, RULES_BENCH_RUN: JSON.stringify(spec) },
+        encoding: 'utf8',
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      const line = child.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (child.status !== 0 || line === undefined) {
+        throw new Error(`run ${JSON.stringify(spec)} failed (exit ${child.status}): ${child.stderr}`);
+      }
+      results[i].push(JSON.parse(line.slice(RESULT_PREFIX.length)) as RunResult);
+    });
+  }
+  return results;
+}
+
 async function main(): Promise<void> {
   console.log(`baseline Map lookup + update, 100k keys: ${fmt(median([0, 1, 2].map(baselineMapUpdates)))} ops/s`);
   const sample = makeEvents(1000, 1000, 1).map((e, i) => ({ ...e, id: `s${i}` }));
@@ -400,49 +453,53 @@ async function main(): Promise<void> {
   console.log(`compiled evaluations: ${fmt(median(compiled))} evaluations/s`);
 
   // Event counts keep the whole benchmark to a few minutes on a shared two-core machine.
-  for (const [rules, count] of [
-    [10, 150_000],
-    [100, 60_000],
-    [1000, 8_000],
-  ] as const) {
-    const events = makeEvents(count, 100_000, 2);
-    const results = [];
-    for (let run = 0; run < RUNS; run++) results.push(evaluatorThroughput(rules, events));
-    const tag = `evaluator ${rules} rules`;
+  const specs: RunSpec[] = [
+    { engine: 'evaluator', rules: 10, events: 150_000, grouping: 'mixed' },
+    { engine: 'evaluator', rules: 100, events: 60_000, grouping: 'mixed' },
+    { engine: 'evaluator', rules: 1000, events: 8_000, grouping: 'mixed' },
+    // The same 100 rules all grouped by the card: one routing key per event instead of three (card, device, merchant).
+    { engine: 'evaluator', rules: 100, events: 60_000, grouping: 'card' },
+    { engine: 'processor', rules: 100, events: 60_000, grouping: 'mixed' },
+    { engine: 'processor', rules: 100, events: 60_000, grouping: 'card' },
+  ];
+  const all = measureInFreshProcesses(specs, ENGINE_RUNS);
+  specs.forEach((spec, i) => {
+    const results = all[i];
+    const tag =
+      (spec.engine === 'processor'
+        ? `engine partition processor ${spec.rules} rules`
+        : `evaluator ${spec.rules} rules`) +
+      (spec.grouping === 'card' ? ' grouped by cardId (one routing key per event)' : '');
     console.log(`${tag}, steady state: ${fmt(median(results.map((r) => r.warm)))} events/s`);
     console.log(`${tag}, steady state per CPU second: ${fmt(median(results.map((r) => r.warmCpu)))} events/s`);
-    console.log(`${tag}, heap retained by rules and key state: ${fmt(median(results.map((r) => r.heapMb)))} MB`);
+    const first = results[0];
+    if ('heapMb' in first) {
+      const heap = results.map((r) => (r as ReturnType<typeof evaluatorThroughput>).heapMb);
+      console.log(`${tag}, heap retained by rules and key state: ${fmt(median(heap))} MB`);
+    }
     console.log(`${tag}, cold keys (state created): ${fmt(median(results.map((r) => r.cold)))} events/s`);
-    console.log(`${tag}, rule evaluations: ${results[0].rulesPerEvent.toFixed(1)} rules/event`);
-    console.log(`${tag}, keys touched: ${results[0].keys} keys`);
-    console.log(`${tag}, alerts: ${results[0].alerts} alerts`);
-  }
-  // The same 100 rules all grouped by the card: one routing key per event instead of three (card, device, merchant).
-  const cardEvents = makeEvents(60_000, 100_000, 2);
-  const byCard = [0, 1, 2].slice(0, RUNS).map(() => evaluatorThroughput(100, cardEvents, undefined, 'card'));
-  const cardTag = 'evaluator 100 rules grouped by cardId (one routing key per event)';
-  console.log(`${cardTag}, steady state: ${fmt(median(byCard.map((r) => r.warm)))} events/s`);
-  console.log(`${cardTag}, steady state per CPU second: ${fmt(median(byCard.map((r) => r.warmCpu)))} events/s`);
-  console.log(`${cardTag}, rule evaluations: ${byCard[0].rulesPerEvent.toFixed(1)} rules/event`);
-  const mixedEvents = makeEvents(60_000, 100_000, 2);
-  const engine = [0, 1, 2].slice(0, RUNS).map(() => processorThroughput(100, mixedEvents));
-  const engineTag = 'engine partition processor 100 rules';
-  console.log(`${engineTag}, steady state: ${fmt(median(engine.map((r) => r.warm)))} events/s`);
-  console.log(`${engineTag}, steady state per CPU second: ${fmt(median(engine.map((r) => r.warmCpu)))} events/s`);
-  console.log(`${engineTag}, cold keys (state created): ${fmt(median(engine.map((r) => r.cold)))} events/s`);
-  console.log(`${engineTag}, alerts: ${engine[0].alerts} alerts`);
+    if ('rulesPerEvent' in first)
+      console.log(`${tag}, rule evaluations: ${first.rulesPerEvent.toFixed(1)} rules/event`);
+    console.log(`${tag}, keys touched: ${first.keys} keys`);
+    console.log(`${tag}, alerts: ${first.alerts} alerts`);
+  });
   console.log(`compiled vs json-rules-engine: ${fmt(median(compiled) / median(jre))} x`);
 }
 
-if (process.env.RULES_BENCH_PROFILE !== undefined) {
-  const n = Number(process.env.RULES_BENCH_PROFILE);
-  const r = (process.env.RULES_BENCH_ENGINE === '1' ? processorThroughput : evaluatorThroughput)(
-    n,
-    makeEvents(Number(process.env.RULES_BENCH_EVENTS ?? 50_000), Number(process.env.RULES_BENCH_KEYS ?? 100_000), 2),
+if (process.env.RULES_BENCH_RUN !== undefined) {
+  const result = runSpec(JSON.parse(process.env.RULES_BENCH_RUN) as RunSpec);
+  console.log(RESULT_PREFIX + JSON.stringify(result));
+} else if (process.env.RULES_BENCH_PROFILE !== undefined) {
+  const result = runSpec(
+    {
+      engine: process.env.RULES_BENCH_ENGINE === '1' ? 'processor' : 'evaluator',
+      rules: Number(process.env.RULES_BENCH_PROFILE),
+      events: Number(process.env.RULES_BENCH_EVENTS ?? 50_000),
+      grouping: (process.env.RULES_BENCH_GROUPING as Grouping | undefined) ?? 'mixed',
+    },
     process.env.RULES_BENCH_CPU_PROFILE,
-    (process.env.RULES_BENCH_GROUPING as Grouping | undefined) ?? 'mixed',
   );
-  console.log(r);
+  console.log(result);
 } else {
   void main();
 }
