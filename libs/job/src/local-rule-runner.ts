@@ -49,7 +49,7 @@ export function runRulesLocally(
   });
   const decoder = new EventDecoder();
   const state = processor.createPartitionState();
-  const emit = (alerts: EmittedAlert[]) => {
+  const emit = (alerts: readonly EmittedAlert[]) => {
     for (const alert of alerts) {
       result.alerts.push(alert);
       options.onAlert?.(alert);

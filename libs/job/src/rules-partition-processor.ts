@@ -88,6 +88,8 @@ const FLAG_INCREMENTAL = 1;
 const RECORD_KEY = 1;
 const RECORD_REMOVED = 2;
 const SNAPSHOT_INITIAL_BYTES = 256 * 1024;
+/** What most events and watermarks return: shared, so that they allocate nothing. */
+const NO_ALERTS: readonly EmittedAlert[] = Object.freeze([]);
 
 function writeHeader(out: ByteWriter, incremental: boolean): void {
   for (const byte of MAGIC) out.u8(byte);
@@ -189,10 +191,10 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
     return state;
   }
 
-  processEvent(state: RulesPartitionState, event: DecodedEvent): EmittedAlert[] {
+  processEvent(state: RulesPartitionState, event: DecodedEvent): readonly EmittedAlert[] {
     const payload = event.payload.id === undefined ? { ...event.payload, id: event.id } : event.payload;
     const routes = this.evaluator.route(payload);
-    if (routes.length === 0) return [];
+    if (routes.length === 0) return NO_ALERTS;
     let out: EmittedAlert[] | undefined;
     for (const route of routes) {
       let entry = state.index.get(route);
@@ -213,10 +215,10 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       if (deadline.next < entry.wakeUp) state.wakeUps.set(entry, deadline.next);
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
     }
-    return out ?? [];
+    return out ?? NO_ALERTS;
   }
 
-  advanceWatermark(state: RulesPartitionState, watermark: number): EmittedAlert[] {
+  advanceWatermark(state: RulesPartitionState, watermark: number): readonly EmittedAlert[] {
     const due = state.generation === this.generation ? state.wakeUps.popDue(watermark) : this.sweep(state);
     let out: EmittedAlert[] | undefined;
     for (const entry of due) {
@@ -232,7 +234,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
       }
       if (alerts.length > 0) (out ??= []).push(...this.emitted(alerts));
     }
-    return out ?? [];
+    return out ?? NO_ALERTS;
   }
 
   snapshotPartition(state: RulesPartitionState): Uint8Array {

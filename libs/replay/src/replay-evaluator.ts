@@ -101,7 +101,7 @@ export class ReplayEvaluator {
     }
   }
 
-  private collect(alerts: EmittedAlert[], out: EmittedAlert[]): void {
+  private collect(alerts: readonly EmittedAlert[], out: EmittedAlert[]): void {
     for (const alert of alerts) {
       const ruleId = String(alert.body.ruleId);
       this.alertsByRule[ruleId] = (this.alertsByRule[ruleId] ?? 0) + 1;

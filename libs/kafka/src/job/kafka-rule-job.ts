@@ -628,7 +628,7 @@ export class KafkaRuleJob<S> {
     if (run.time.watermark > watermarkBefore) this.emit(run, processor.advanceWatermark(run.state, run.time.watermark));
   }
 
-  private emit(run: PartitionRun<S>, alerts: EmittedAlert[]): void {
+  private emit(run: PartitionRun<S>, alerts: readonly EmittedAlert[]): void {
     for (const alert of alerts) {
       run.output.push({
         topic: this.topics.alerts,

@@ -30,9 +30,9 @@ export interface PartitionProcessor<S> {
   broadcastDigest(): string;
   /** Tells keyed state of deleted rules to go; called after `applyRule` changes the rule set. */
   createPartitionState(): S;
-  processEvent(state: S, event: DecodedEvent): EmittedAlert[];
+  processEvent(state: S, event: DecodedEvent): readonly EmittedAlert[];
   /** Event time moved to `watermark`: windows close, sequences time out. */
-  advanceWatermark(state: S, watermark: number): EmittedAlert[];
+  advanceWatermark(state: S, watermark: number): readonly EmittedAlert[];
   snapshotPartition(state: S): Uint8Array;
   /**
    * Optional: starts a snapshot of the state as it is now, taken a slice at a time (`step`) while processing goes on;

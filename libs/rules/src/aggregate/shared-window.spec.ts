@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import type { WindowValue } from './sliding-window';
 import { ByteReader, ByteWriter } from '@cepheus/common';
 import type { AggregateFunction } from '../model/rule';
 import {
@@ -137,5 +138,17 @@ describe('shared window', () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  it('counts distinct values as a Map does (0 and -0 together, NaN once), by scan and by counts alike', () => {
+    const values: WindowValue[] = [0, -0, NaN, NaN, 'a', 'a', null, '0'];
+    const w = createSharedWindow();
+    const s = allocateSlot(w, internName('distinct'), internName('shape'), 'distinctCount', 'x');
+    values.forEach((x, i) => {
+      expect(admit(w, s, 1000, i)).toBe(true);
+      addMember(w, s, insertEvent(w, i, `e${i}`), x);
+      // Below eight members the aggregate is a scan of them; from the eighth on it is the kept counts.
+      expect(slotAggregate(w, s, 'distinctCount')).toBe(new Map(values.slice(0, i + 1).map((v) => [v, 1])).size);
+    });
   });
 });

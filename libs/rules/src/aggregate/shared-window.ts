@@ -1,6 +1,6 @@
 import type { ByteReader, ByteWriter } from '@cepheus/common';
-import type { AggregateFunction } from '../model/rule';
-import type { WindowValue } from './sliding-window';
+import type { AggregateComparison, AggregateFunction } from '../model/rule';
+import { compareAggregate, type WindowValue } from './sliding-window';
 
 /*
  * Layout of one rule's running aggregate inside `SharedWindow.d`: STRIDE numbers per slot, slots first, then the
@@ -528,20 +528,62 @@ export function slotAggregate(w: SharedWindow, s: number, fn: AggregateFunction)
     case 'avg':
       return n === 0 ? undefined : (d[b + SUM] + d[b + COMP]) / n;
     default:
-      break;
+      return scannedAggregate(w, s, fn, n);
   }
+}
+
+/**
+ * Whether `slotAggregate(w, s, fn) <operator> limit` holds, without the aggregate itself: a sum or average held as a
+ * `number | undefined` is a boxed heap number, one per comparison, and the comparison runs for every event a rule
+ * takes, where the value is needed only for the rare alert.
+ */
+export function slotHolds(
+  w: SharedWindow,
+  s: number,
+  fn: AggregateFunction,
+  operator: AggregateComparison,
+  limit: number,
+): boolean {
+  const b = s * STRIDE;
+  const d = w.d;
+  const n = d[b + COUNT];
+  switch (fn) {
+    case 'count':
+      return compareAggregate(operator, n, limit);
+    case 'sum':
+      return compareAggregate(operator, n === 0 ? 0 : d[b + SUM] + d[b + COMP], limit);
+    case 'avg':
+      return n !== 0 && compareAggregate(operator, (d[b + SUM] + d[b + COMP]) / n, limit);
+    default:
+      return compareAggregate(operator, scannedAggregate(w, s, fn, n), limit);
+  }
+}
+
+/** min, max and distinctCount: a scan of the members, or the kept deque or counts. */
+function scannedAggregate(w: SharedWindow, s: number, fn: AggregateFunction, n: number): number | undefined {
+  const b = s * STRIDE;
+  const d = w.d;
   const aux = s < w.aux.length ? w.aux[s] : undefined;
   const v = w.cols[d[b + COLUMN]];
   if (fn === 'distinctCount') {
     if (aux !== undefined) return (aux as Map<WindowValue, number>).size;
-    // Array.includes compares like Map keys (SameValueZero: 0 and -0 together, NaN equal to itself).
-    const seen: WindowValue[] = [];
+    // No counts kept (fewer than AUX_FROM members): a member counts when no earlier member has its value. Quadratic in
+    // a handful of members, and nothing allocated per call.
+    let distinct = 0;
     for (let i = d[b + HEAD], left = n; left > 0; i++) {
       if (!isMember(w, i, s)) continue;
       left--;
-      if (!seen.includes(v[i])) seen.push(v[i]);
+      const x = v[i];
+      let earlier = false;
+      for (let j = d[b + HEAD]; j < i; j++) {
+        if (isMember(w, j, s) && sameValueZero(v[j], x)) {
+          earlier = true;
+          break;
+        }
+      }
+      if (!earlier) distinct++;
     }
-    return seen.length;
+    return distinct;
   }
   if (n === 0) return undefined;
   if (aux !== undefined) return v[(aux as number[])[0]] as number;
@@ -554,6 +596,11 @@ export function slotAggregate(w: SharedWindow, s: number, fn: AggregateFunction)
     if (best === undefined || (fn === 'max' ? x >= best : x <= best)) best = x;
   }
   return best;
+}
+
+/** Equality as Map keys see it: 0 and -0 together, NaN equal to itself. */
+function sameValueZero(a: WindowValue, b: WindowValue): boolean {
+  return a === b || (a !== a && b !== b);
 }
 
 /** The slot's live members, oldest first (value null for count). */

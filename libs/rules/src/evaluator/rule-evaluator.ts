@@ -1,7 +1,7 @@
 import { ByteReader, CepheusError, type ByteWriter } from '@cepheus/common';
 import type { Alert } from '../alert/alert';
 import { defaultEventId, RuleAlerts } from '../alert/rule-alerts';
-import { compareAggregate, windowValueOf } from '../aggregate/sliding-window';
+import { windowValueOf } from '../aggregate/sliding-window';
 import {
   addMember,
   admit,
@@ -19,6 +19,7 @@ import {
   restoreSharedWindow,
   setFiring,
   slotAggregate,
+  slotHolds,
   slotFiring,
   slotFunction,
   slotFunctionCode,
@@ -526,11 +527,11 @@ export class RuleEvaluator {
     key: string,
     trigger: RuleEvent | undefined,
   ): Alert[] | undefined {
-    const value = slotAggregate(window, slot, plan.fn);
-    const holds = compareAggregate(plan.operator, value, plan.limit);
+    const holds = slotHolds(window, slot, plan.fn, plan.operator, plan.limit);
     const fire = holds && !slotFiring(window, slot);
     setFiring(window, slot, holds);
     if (!fire || slotSize(window, slot) === 0) return undefined;
+    const value = slotAggregate(window, slot, plan.fn);
     return [this.#alerts.threshold(rule, key, value, slotMembers(window, slot), trigger)];
   }
 }
