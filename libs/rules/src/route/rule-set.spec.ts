@@ -57,6 +57,16 @@ describe('routeEvent', () => {
     expect(routeEvent(rules, { type: 'payment', cardId: 'c 1', deviceId: 'd&2' })).toEqual(routes);
   });
 
+  it('hands out the same merged rule lists for every event with the same guard hits', () => {
+    const first = set.route({ type: 'payment', cardId: 'c1', deviceId: 'd1' });
+    const second = set.route({ type: 'payment', cardId: 'c2', deviceId: 'd2' });
+    expect(second.map((r) => r.ruleIds)).toEqual(first.map((r) => r.ruleIds));
+    second.forEach((route, i) => expect(route.ruleIds).toBe(first[i].ruleIds));
+    // Another combination (a refund meets by-card-b only) has lists of its own.
+    const refund = set.route({ type: 'refund', cardId: 'c1', deviceId: 'd1' });
+    expect(refund.find((r) => r.groupBy.length === 1)?.ruleIds).toEqual(['by-card-b']);
+  });
+
   it('uses the guard index: an event meets only the rules that can match it', () => {
     const ids = (e: Record<string, unknown>): string[] =>
       set

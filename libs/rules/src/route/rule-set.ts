@@ -50,6 +50,8 @@ export class RuleSet {
   readonly #groupings = new Map<string, Grouping>();
   readonly #groupingOf = new Map<string, string>();
   readonly #unguardedGrouped: readonly GroupedRules[];
+  /** Merged rule lists per combination of sources (see `MergeNode`). */
+  readonly #merges = new MergeNode([]);
 
   constructor(rules: readonly CompiledRule[]) {
     for (const r of rules) {
@@ -145,51 +147,80 @@ export class RuleSet {
     // with rules guarded on one field, nothing is merged per event.
     let single: readonly GroupedRules[] | undefined =
       this.#unguardedGrouped.length > 0 ? this.#unguardedGrouped : undefined;
-    let merged: Map<Grouping, string[]> | undefined;
+    let merge: MergeNode | undefined;
     for (const index of this.#guards.values()) {
       const hit = index.groupedByValue.get(index.get(event));
       if (hit === undefined) continue;
-      if (single === undefined && merged === undefined) {
+      if (single === undefined && merge === undefined) {
         single = hit;
         continue;
       }
-      if (merged === undefined) {
-        merged = new Map();
-        for (const g of single as readonly GroupedRules[]) merged.set(g.grouping, [...g.ruleIds]);
-        single = undefined;
-      }
-      for (const g of hit) {
-        const ids = merged.get(g.grouping);
-        if (ids === undefined) merged.set(g.grouping, [...g.ruleIds]);
-        else for (const id of g.ruleIds) ids.push(id);
-      }
+      merge = (merge ?? this.#merges.child(single as readonly GroupedRules[])).child(hit);
+      single = undefined;
     }
-    const out: RoutedKey[] = [];
-    if (single !== undefined) {
-      for (let i = 0; i < single.length; i++) this.#routeTo(out, event, single[i].grouping, single[i].ruleIds);
-    } else if (merged !== undefined) {
-      for (const [grouping, ruleIds] of merged) this.#routeTo(out, event, grouping, ruleIds);
+    const groups = merge === undefined ? single : merge.merged();
+    if (groups === undefined) return [];
+    // Sized once: an empty list's first push reserves room for 17.
+    const out = new Array<RoutedKey>(groups.length);
+    let n = 0;
+    for (let i = 0; i < groups.length; i++) {
+      const route = this.#routeTo(event, groups[i].grouping, groups[i].ruleIds);
+      if (route !== undefined) out[n++] = route;
     }
+    out.length = n;
     return out;
   }
 
-  #routeTo(out: RoutedKey[], event: Readonly<Record<string, unknown>>, g: Grouping, ruleIds: readonly string[]): void {
+  #routeTo(event: Readonly<Record<string, unknown>>, g: Grouping, ruleIds: readonly string[]): RoutedKey | undefined {
     if (g.getters.length === 1) {
       // The common case without the growable list (an empty array's first push reserves 16 elements).
       const v = g.getters[0](event);
-      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return;
-      out.push({ key: g.prefixes[0] + keyText(v), groupBy: g.groupBy, values: [v], ruleIds });
-      return;
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return undefined;
+      return { key: g.prefixes[0] + keyText(v), groupBy: g.groupBy, values: [v], ruleIds };
     }
     const values: (string | number | boolean)[] = [];
     let key = '';
     for (let i = 0; i < g.getters.length; i++) {
       const v = g.getters[i](event);
-      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return;
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return undefined;
       values.push(v);
       key += g.prefixes[i] + keyText(v);
     }
-    out.push({ key, groupBy: g.groupBy, values, ruleIds });
+    return { key, groupBy: g.groupBy, values, ruleIds };
+  }
+}
+
+/**
+ * The rule lists of one combination of sources (the unguarded rules and each guard index's hit, in index order) merged
+ * by grouping, made on first use and kept: events with the same combination get the same lists, so nothing is copied
+ * per event and the evaluator finds its plans for them by identity. A path of the tree is one combination; there are
+ * no more of them than the active rules' guard values allow.
+ */
+class MergeNode {
+  readonly #children = new Map<readonly GroupedRules[], MergeNode>();
+  #merged: readonly GroupedRules[] | undefined;
+
+  constructor(readonly sources: readonly (readonly GroupedRules[])[]) {}
+
+  child(source: readonly GroupedRules[]): MergeNode {
+    let node = this.#children.get(source);
+    if (node === undefined) this.#children.set(source, (node = new MergeNode([...this.sources, source])));
+    return node;
+  }
+
+  merged(): readonly GroupedRules[] {
+    if (this.#merged === undefined) {
+      const byGrouping = new Map<Grouping, string[]>();
+      for (const source of this.sources) {
+        for (const g of source) {
+          const ids = byGrouping.get(g.grouping);
+          if (ids === undefined) byGrouping.set(g.grouping, [...g.ruleIds]);
+          else ids.push(...g.ruleIds);
+        }
+      }
+      this.#merged = [...byGrouping].map(([grouping, ruleIds]) => ({ grouping, ruleIds }));
+    }
+    return this.#merged;
   }
 }
 
