@@ -313,8 +313,7 @@ function processorThroughput(
       partition: 0,
       offset: String(i),
     }));
-  const span = events[events.length - 1].timestamp - events[0].timestamp + 1;
-  const shifted = new Map([0, span].map((shift) => [shift, decodedAt(shift)]));
+  const shifted = new Map([0, spanOf(events)].map((shift) => [shift, decodedAt(shift)]));
   const timing = twoPasses(events, steadyStateProfile, (shift) => {
     const decoded = shifted.get(shift) as DecodedEvent[];
     for (let i = 0; i < decoded.length; i++) {
@@ -327,6 +326,10 @@ function processorThroughput(
   return { ...timing, alerts, keys: processor.partitionStats(state).keys };
 }
 
+/** The events' time span: the steady-state pass replays them shifted by it. */
+const spanOf = (events: readonly { timestamp: number }[]): number =>
+  events[events.length - 1].timestamp - events[0].timestamp + 1;
+
 /**
  * Times `run` over the events twice: shifted by 0 (cold: state created) and by the events' span (steady state: the
  * same events later, over existing state), profiling the second pass when asked. Wall time is what a dedicated core
@@ -338,7 +341,7 @@ function twoPasses(
   steadyStateProfile: string | undefined,
   run: (shift: number) => void,
 ): { cold: number; warm: number; warmCpu: number } {
-  const span = events[events.length - 1].timestamp - events[0].timestamp + 1;
+  const span = spanOf(events);
   let warmCpu = 0;
   const pass = (shift: number): number => {
     const start = performance.now();

@@ -38,22 +38,13 @@ export class RoutedKeyMap<T> {
 
   set(route: RoutedKeyRef, value: T): void {
     const values = route.values;
-    let table: Map<string, T> | undefined;
-    if (values.length === 1) {
-      const field = route.groupBy[0];
-      table = this.#byValue.get(field);
-      if (table === undefined && byValueField(field)) this.#byValue.set(field, (table = new Map()));
-    }
+    const table = values.length === 1 ? this.#tableOf(route.groupBy[0]) : undefined;
     if (table === undefined) {
-      const before = this.#byKey.size;
-      this.#byKey.set(route.key, value);
-      this.#size += this.#byKey.size - before;
+      this.#put(this.#byKey, route.key, value);
       return;
     }
     const v = values[0];
-    const before = table.size;
-    table.set(typeof v === 'string' ? v : String(v), value);
-    this.#size += table.size - before;
+    this.#put(table, typeof v === 'string' ? v : String(v), value);
   }
 
   /** The entry of a key text (what a runtime's timers and snapshots hold). */
@@ -65,15 +56,8 @@ export class RoutedKeyMap<T> {
   /** Sets by key text (a key restored from a snapshot, before any event has routed to it). */
   setKey(key: string, value: T): void {
     const split = splitKey(key);
-    let table: Map<string, T> | undefined;
-    if (split !== undefined) {
-      table = this.#byValue.get(split.field);
-      if (table === undefined) this.#byValue.set(split.field, (table = new Map()));
-    }
-    const target = table ?? this.#byKey;
-    const before = target.size;
-    target.set(split === undefined ? key : split.value, value);
-    this.#size += target.size - before;
+    if (split === undefined) this.#put(this.#byKey, key, value);
+    else this.#put(this.#tableOf(split.field) as Map<string, T>, split.value, value);
   }
 
   /** Deletes by key text. */
@@ -83,6 +67,19 @@ export class RoutedKeyMap<T> {
       split === undefined ? this.#byKey.delete(key) : this.#byValue.get(split.field)?.delete(split.value) === true;
     if (deleted) this.#size--;
     return deleted;
+  }
+
+  /** The table of a single-field grouping, made on first use; undefined for a field whose keys go by key text. */
+  #tableOf(field: string): Map<string, T> | undefined {
+    let table = this.#byValue.get(field);
+    if (table === undefined && byValueField(field)) this.#byValue.set(field, (table = new Map()));
+    return table;
+  }
+
+  #put(table: Map<string, T>, key: string, value: T): void {
+    const before = table.size;
+    table.set(key, value);
+    this.#size += table.size - before;
   }
 
   clear(): void {
