@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { ByteReader, ByteWriter, isCepheusError } from '@cepheus/common';
+import { ByteReader, ByteWriter } from '@cepheus/common';
 import type {
   BeginSnapshotOptions,
   DecodedEvent,
@@ -10,19 +9,14 @@ import type {
   RuleStatusReport,
 } from '@cepheus/kafka';
 import {
-  compileRule,
-  EXAMPLE_FACTS,
-  FactRegistry,
   RuleEvaluator,
   type AddedDeadline,
   type Alert,
-  type CompiledRule,
-  type FactDefinition,
   type JsonValue,
   type KeyState,
   RoutedKeyMap,
-  type RuleValidationError,
 } from '@cepheus/rules';
+import { RuleBook, type RuleBookOptions } from './rule-book';
 import { WakeUpQueue, type WakeUpItem } from './wake-up-queue';
 
 /** Keyed state of one events partition: the rules' state per routing key, and when each key next needs time. */
@@ -97,17 +91,7 @@ function writeHeader(out: ByteWriter, incremental: boolean): void {
   out.u8(incremental ? FLAG_INCREMENTAL : 0);
 }
 
-export interface RulesPartitionProcessorOptions {
-  /** Custom facts rules may use, besides the built-in ones. @defaultValue the example facts (`travelSpeedKmh`) */
-  facts?: readonly FactDefinition[];
-  /** Bound on CEP partial matches per key and rule. @defaultValue 1000 */
-  maxPartialMatches?: number;
-}
-
-interface AppliedRule {
-  compiled: CompiledRule;
-  document: unknown;
-}
+export type RulesPartitionProcessorOptions = RuleBookOptions;
 
 /**
  * The rule job's logic, independent of Kafka: rule records change the broadcast state (validated and compiled; a bad
@@ -115,12 +99,7 @@ interface AppliedRule {
  * grouping keys and evaluated by `@cepheus/rules`, and the watermark times out sequences and closes windows.
  */
 export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitionState> {
-  private readonly applied = new Map<string, AppliedRule>();
-  private readonly facts: FactRegistry;
-  private readonly maxPartialMatches: number;
-  private evaluator = new RuleEvaluator([]);
-  private generation = 0;
-  private digest = digestOf(new Map());
+  private readonly book: RuleBook;
   private readonly matches: Record<string, number> = {};
   private evaluations = 0;
   private readonly liveStates = new Set<WeakRef<RulesPartitionState>>();
@@ -128,53 +107,23 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
   private readonly deadline: AddedDeadline = { next: Infinity };
 
   constructor(options: RulesPartitionProcessorOptions = {}) {
-    this.facts = new FactRegistry(options.facts ?? EXAMPLE_FACTS);
-    this.maxPartialMatches = options.maxPartialMatches ?? 1000;
+    this.book = new RuleBook(options);
   }
 
   applyRule(record: RuleRecord): RuleStatusReport {
-    const { ruleId } = record;
-    if (record.value === null) {
-      const existed = this.applied.delete(ruleId);
-      this.rebuild();
-      return { ruleId, version: null, status: 'deleted', reason: existed ? undefined : 'no such rule was running' };
-    }
-    let document: unknown;
-    try {
-      document = JSON.parse(record.value);
-    } catch (error) {
-      return this.reject(ruleId, null, `the record is not JSON: ${(error as Error).message}`);
-    }
-    const version = versionOf(document);
-    let compiled: CompiledRule;
-    try {
-      compiled = compileRule(document, { facts: this.facts, maxPartialMatches: this.maxPartialMatches });
-    } catch (error) {
-      const errors = isCepheusError(error) ? (error.details?.errors as RuleValidationError[] | undefined) : undefined;
-      return this.reject(ruleId, version, (error as Error).message, errors);
-    }
-    if (compiled.id !== ruleId) {
-      return this.reject(ruleId, version, `the record key "${ruleId}" differs from the rule id "${compiled.id}"`, [
-        { field: '/id', reason: `must equal the record key "${ruleId}"` },
-      ]);
-    }
-    const running = this.applied.get(ruleId);
-    if (running && compiled.version <= running.compiled.version) {
-      return this.reject(
-        ruleId,
-        compiled.version,
-        `version ${compiled.version} is not newer than the running v${running.compiled.version}`,
-        [{ field: '/version', reason: `must be greater than ${running.compiled.version}` }],
-      );
-    }
-    if (compiled.rule.status === 'deleted') this.applied.delete(ruleId);
-    else this.applied.set(ruleId, { compiled, document });
-    this.rebuild();
-    return { ruleId, version: compiled.version, status: compiled.rule.status === 'deleted' ? 'deleted' : 'applied' };
+    return this.book.apply(record);
   }
 
   broadcastDigest(): string {
-    return this.digest;
+    return this.book.digest;
+  }
+
+  private get evaluator(): RuleEvaluator {
+    return this.book.evaluator;
+  }
+
+  private get generation(): number {
+    return this.book.generation;
   }
 
   createPartitionState(): RulesPartitionState {
@@ -361,31 +310,7 @@ export class RulesPartitionProcessor implements PartitionProcessor<RulesPartitio
 
   /** The rules in broadcast state: id, version, status, kind. */
   describeRules(): Array<{ id: string; version: number; status: string; type: string }> {
-    return [...this.applied.values()]
-      .map(({ compiled }) => ({
-        id: compiled.id,
-        version: compiled.version,
-        status: compiled.rule.status,
-        type: compiled.kind,
-      }))
-      .sort((a, b) => a.id.localeCompare(b.id));
-  }
-
-  private reject(
-    ruleId: string,
-    version: number | null,
-    reason: string,
-    errors?: RuleValidationError[],
-  ): RuleStatusReport {
-    const running = this.applied.get(ruleId);
-    const keeps = running ? `; v${running.compiled.version} keeps running` : '';
-    return { ruleId, version, status: 'rejected', reason: `${reason}${keeps}`, errors };
-  }
-
-  private rebuild(): void {
-    this.evaluator = new RuleEvaluator([...this.applied.values()].map((a) => a.compiled));
-    this.generation += 1;
-    this.digest = digestOf(this.applied);
+    return this.book.describe();
   }
 
   /** A key is about to change (or be dropped): a snapshot in progress takes it as it is first; its encoding goes. */
@@ -501,27 +426,4 @@ function unionOfChanges(a: Set<string> | 'all', b: Set<string> | 'all'): Set<str
   const union = new Set(a);
   for (const key of b) union.add(key);
   return union;
-}
-
-function versionOf(document: unknown): number | null {
-  const version = (document as { version?: unknown } | null)?.version;
-  return typeof version === 'number' ? version : null;
-}
-
-/** sha256 over the rule documents in id order: identical on every instance that applied the same records. */
-function digestOf(applied: Map<string, AppliedRule>): string {
-  const hash = createHash('sha256');
-  for (const id of [...applied.keys()].sort()) hash.update(canonicalJson([id, applied.get(id)!.document])).update('\n');
-  return hash.digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value as Record<string, unknown>)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

@@ -19,6 +19,12 @@ export interface DataFrame {
   b?: [number, CheckpointKind];
   /** End of data: the sender will send no more records (barriers may still follow). */
   end?: boolean;
+  /**
+   * Broadcast channel only: the broadcast source has caught up with what its input held when it started (rules read
+   * to the end). Instances read no events before it: an event must meet the rules in force, not an empty rule set
+   * (Kafka Streams restores a global table in full before processing starts).
+   */
+  ready?: boolean;
 }
 
 /** Records per keyed record in {@link DataFrame.r}. */

@@ -39,6 +39,11 @@ export interface SourceReader<T> {
   snapshotState(): SplitState[];
   /** True when every assigned split is exhausted (bounded sources only). */
   isFinished(): boolean;
+  /**
+   * For a broadcast source: true once the reader has read what its input held when it started (the end offsets of a
+   * topic at start). Without it, the first poll that returns fewer records than asked counts as caught up.
+   */
+  isCaughtUp?(): boolean;
   /** True when one split is exhausted, so its watermark no longer holds the others back. */
   isSplitFinished?(split: string): boolean;
   close?(): void | Promise<void>;

@@ -14,6 +14,7 @@ export class BroadcastSourceTask {
   #running = false;
   #loop: Promise<void> | undefined;
   #ended = false;
+  #readySent = false;
   readonly #pendingBarriers: [number, CheckpointKind][] = [];
   #records: unknown[] = [];
 
@@ -59,9 +60,14 @@ export class BroadcastSourceTask {
           n = polled.length;
           for (const r of polled) chain(r.value, r.timestamp);
           const finished = this.#reader!.isFinished();
-          if (this.#records.length > 0 || finished) {
+          const ready = !this.#readySent && (finished || (this.#reader!.isCaughtUp?.() ?? n < this.batchSize));
+          if (this.#records.length > 0 || finished || ready) {
             const frame: DataFrame = { r: this.#records };
             if (finished) frame.end = true;
+            if (ready) {
+              frame.ready = true;
+              this.#readySent = true;
+            }
             this.#records = [];
             this.send(frame);
           }

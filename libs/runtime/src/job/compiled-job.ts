@@ -2,7 +2,7 @@ import { CepheusError } from '@cepheus/common';
 import type { RecordCodec } from '../channel/frame-codec';
 import type { Sink } from '../connectors/sink';
 import type { Source } from '../connectors/source';
-import type { ProcessorFactory } from '../operator/processor';
+import type { ChainContext, ProcessorFactory } from '../operator/processor';
 import type { WatermarkStrategy } from '../time/watermark-tracker';
 import type { JobNode, LatenessOptions, StreamEnvironment } from './stream-environment';
 
@@ -118,20 +118,23 @@ export class CompiledJob {
   }
 
   /** The steps between the event source and keyBy, composed in front of `next`. */
-  preChain(next: Emit): Emit {
-    return composeLinear(this.#preChain, next);
+  preChain(next: Emit, context: ChainContext): Emit {
+    return composeLinear(this.#preChain, next, context);
   }
 
   /** The steps between the broadcast source and the broadcast, composed in front of `next`. */
   broadcastChain(next: Emit): Emit {
-    return composeLinear(this.#broadcastChain, next);
+    return composeLinear(this.#broadcastChain, next, BROADCAST_SIDE);
   }
 
   /**
    * The emitters below the process step: its main output, and one per side output tag. `writers` gives the sink
    * write function of each sink node.
    */
-  downstream(writers: ReadonlyMap<number, Emit>): { main: Emit; sideOutputs: ReadonlyMap<string, Emit> } {
+  downstream(
+    writers: ReadonlyMap<number, Emit>,
+    context: ChainContext,
+  ): { main: Emit; sideOutputs: ReadonlyMap<string, Emit> } {
     const children = (id: number): JobNode[] =>
       this.#nodes.filter((n) => n.parents.length === 1 && n.parents[0] === id);
     const build = (id: number): Emit =>
@@ -139,7 +142,7 @@ export class CompiledJob {
         children(id)
           .filter((c) => c.kind !== 'sideOutput')
           .map((c) => {
-            if (c.kind !== 'sink') return wrap(c, build(c.id));
+            if (c.kind !== 'sink') return wrap(c, build(c.id), context);
             const w = writers.get(c.id);
             if (!w) throw new Error(`no writer for sink node ${c.name}`);
             return w;
@@ -164,23 +167,31 @@ function fanOut(outs: Emit[]): Emit {
   };
 }
 
-function wrap(node: JobNode, next: Emit): Emit {
+/** The context of the broadcast stream's own steps: they run before any instance, so there is no state to read. */
+const BROADCAST_SIDE: ChainContext = {
+  subtaskIndex: 0,
+  getBroadcastState: () => {
+    throw new CepheusError('CONFIG_INVALID', 'steps of the broadcast stream cannot read broadcast state');
+  },
+};
+
+function wrap(node: JobNode, next: Emit, context: ChainContext): Emit {
   const impl = node.impl;
   switch (impl.kind) {
     case 'map': {
       const fn = impl.fn;
-      return (v, ts) => next(fn(v), ts);
+      return (v, ts) => next(fn(v, context), ts);
     }
     case 'filter': {
       const fn = impl.fn;
       return (v, ts) => {
-        if (fn(v)) next(v, ts);
+        if (fn(v, context)) next(v, ts);
       };
     }
     case 'flatMap': {
       const fn = impl.fn;
       return (v, ts) => {
-        for (const out of fn(v)) next(out, ts);
+        for (const out of fn(v, context)) next(out, ts);
       };
     }
     default:
@@ -188,8 +199,8 @@ function wrap(node: JobNode, next: Emit): Emit {
   }
 }
 
-function composeLinear(chain: readonly JobNode[], next: Emit): Emit {
+function composeLinear(chain: readonly JobNode[], next: Emit, context: ChainContext): Emit {
   let emit = next;
-  for (let i = chain.length - 1; i >= 0; i--) emit = wrap(chain[i]!, emit);
+  for (let i = chain.length - 1; i >= 0; i--) emit = wrap(chain[i]!, emit, context);
   return emit;
 }

@@ -6,6 +6,7 @@ import type { SinkWriter } from '../connectors/sink';
 import type { SourceReader, SourceRecord, SplitState } from '../connectors/source';
 import type {
   BroadcastContext,
+  ChainContext,
   OutputTag,
   Processor,
   RuntimeContext,
@@ -145,6 +146,8 @@ export class InstanceTask {
   #sourceIdle = false;
   #sourceDone = false;
   #endSent = false;
+  /** Events wait until the broadcast stream has caught up (see `DataFrame.ready`). */
+  #broadcastReady: boolean;
   #finishedReported = false;
   #lastFlush = 0;
   #failed = false;
@@ -175,6 +178,7 @@ export class InstanceTask {
     this.#chEnded = new Array<boolean>(this.#inputs).fill(false);
     this.#blocked = new Array<boolean>(this.#inputs).fill(false);
     this.#queued = Array.from({ length: this.#inputs }, () => []);
+    this.#broadcastReady = options.job.broadcastSource === undefined;
 
     const timers: Timers = {
       currentWatermark: () => this.#watermark,
@@ -294,7 +298,11 @@ export class InstanceTask {
       this.#writers.push({ name: s.name, writer });
       writers.set(s.nodeId, (v, ts) => writer.write(v, ts));
     }
-    const { main, sideOutputs } = job.downstream(writers);
+    const chainContext: ChainContext = {
+      subtaskIndex: o.index,
+      getBroadcastState: <V>(d: BroadcastStateDescriptor<V>) => this.#broadcast.get(d),
+    };
+    const { main, sideOutputs } = job.downstream(writers, chainContext);
     this.#main = main;
     this.#sides = sideOutputs;
 
@@ -322,7 +330,7 @@ export class InstanceTask {
       const buf = this.#out[target]!;
       buf.push(key, kg, ts, value);
       if (buf.length >= frameLimit) this.#flush(target, undefined, false);
-    });
+    }, chainContext);
   }
 
   /** Restarts the figures' clocks (back-pressure ratio) when processing really begins. */
@@ -354,6 +362,7 @@ export class InstanceTask {
       this.#flushAll([id, kind], false);
     }
     this.#fireProcessingTimers();
+    if (!this.#broadcastReady) return 0;
     if (this.#sourceDone) {
       if (!this.#endSent) {
         this.#endSent = true;
@@ -464,6 +473,7 @@ export class InstanceTask {
         this.#timestamp = bctx.timestamp = r[i] as number;
         processor.processBroadcastElement?.(r[i + 1], bctx);
       }
+      if (frame.ready || frame.end) this.#broadcastReady = true;
     } else if (r.length > 0) {
       const backend = this.#backend;
       const lateness = this.#job.process.lateness;

@@ -2,7 +2,7 @@ import type { RecordCodec } from '../channel/frame-codec';
 import type { JsonValue } from '../checkpoint/checkpoint-storage';
 import type { Sink } from '../connectors/sink';
 import type { Source } from '../connectors/source';
-import type { OutputTag, ProcessorFactory } from '../operator/processor';
+import type { ChainContext, OutputTag, ProcessorFactory } from '../operator/processor';
 import { DEFAULT_MAX_PARALLELISM, checkParallelism } from '../state/key-group';
 import type { BroadcastStateDescriptor } from '../state/state-descriptor';
 import type { WatermarkStrategy } from '../time/watermark-tracker';
@@ -24,9 +24,9 @@ export interface JobNode {
 /** Node implementations, by kind. */
 export type NodeImpl =
   | { kind: 'source'; source: Source<unknown>; watermarks: WatermarkStrategy }
-  | { kind: 'map'; fn: (value: unknown) => unknown }
-  | { kind: 'filter'; fn: (value: unknown) => boolean }
-  | { kind: 'flatMap'; fn: (value: unknown) => Iterable<unknown> }
+  | { kind: 'map'; fn: (value: unknown, context: ChainContext) => unknown }
+  | { kind: 'filter'; fn: (value: unknown, context: ChainContext) => boolean }
+  | { kind: 'flatMap'; fn: (value: unknown, context: ChainContext) => Iterable<unknown> }
   | { kind: 'keyBy'; fn: (value: unknown) => string | number; codec: RecordCodec<unknown> | undefined }
   | { kind: 'broadcast'; descriptors: readonly BroadcastStateDescriptor<unknown>[] }
   | { kind: 'process'; factory: ProcessorFactory<unknown, unknown, unknown>; lateness: LatenessOptions | undefined }
@@ -139,24 +139,28 @@ export class DataStream<T> {
     /** @internal */ readonly nodeId: number,
   ) {}
 
-  map<R>(fn: (value: T) => R, name = autoName('map')): DataStream<R> {
+  /** A stateless step; `context` gives the instance's broadcast state, read-only (see {@link ChainContext}). */
+  map<R>(fn: (value: T, context: ChainContext) => R, name = autoName('map')): DataStream<R> {
     return new DataStream<R>(
       this.env,
-      this.env.addNode(name, [this.nodeId], { kind: 'map', fn: fn as (v: unknown) => unknown }),
+      this.env.addNode(name, [this.nodeId], { kind: 'map', fn: fn as (v: unknown, c: ChainContext) => unknown }),
     );
   }
 
-  filter(fn: (value: T) => boolean, name = autoName('filter')): DataStream<T> {
+  filter(fn: (value: T, context: ChainContext) => boolean, name = autoName('filter')): DataStream<T> {
     return new DataStream<T>(
       this.env,
-      this.env.addNode(name, [this.nodeId], { kind: 'filter', fn: fn as (v: unknown) => boolean }),
+      this.env.addNode(name, [this.nodeId], { kind: 'filter', fn: fn as (v: unknown, c: ChainContext) => boolean }),
     );
   }
 
-  flatMap<R>(fn: (value: T) => Iterable<R>, name = autoName('flatMap')): DataStream<R> {
+  flatMap<R>(fn: (value: T, context: ChainContext) => Iterable<R>, name = autoName('flatMap')): DataStream<R> {
     return new DataStream<R>(
       this.env,
-      this.env.addNode(name, [this.nodeId], { kind: 'flatMap', fn: fn as (v: unknown) => Iterable<unknown> }),
+      this.env.addNode(name, [this.nodeId], {
+        kind: 'flatMap',
+        fn: fn as (v: unknown, c: ChainContext) => Iterable<unknown>,
+      }),
     );
   }
 

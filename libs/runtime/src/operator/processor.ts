@@ -21,6 +21,18 @@ export class OutputTag<T> {
 /** Late events (timestamp at or below the watermark, minus allowed lateness) go here when configured. */
 export const LATE_EVENTS = new OutputTag<unknown>('late-events');
 
+/**
+ * What the stateless steps of an instance (map, filter, flatMap before `keyBy` and after the process step) see: the
+ * instance's broadcast state, read-only. This is how an event is routed by the rules it meets before it is keyed (the
+ * dynamic-key function of Flink's fraud-detection case study, chained into the source side of the same instance):
+ * broadcast state is the same on every instance, and changes only between records. The steps of the broadcast
+ * stream itself run before any instance and cannot read it.
+ */
+export interface ChainContext {
+  readonly subtaskIndex: number;
+  getBroadcastState<V>(descriptor: BroadcastStateDescriptor<V>): ReadOnlyBroadcastState<V>;
+}
+
 /** Where a processor runs, and its door to keyed state (handles act on the current key). */
 export interface RuntimeContext {
   readonly jobId: string;

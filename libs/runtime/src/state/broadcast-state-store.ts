@@ -40,6 +40,11 @@ export function broadcastStateDigest(states: ReadonlyMap<string, ReadonlyMap<str
  */
 export class BroadcastStateStore {
   readonly #states = new Map<string, Map<string, unknown>>();
+  /**
+   * One handle per state, kept: a step that derives something costly from broadcast state (compiled rules) can cache
+   * it by handle, and the handle stays the same across restores (they refill the maps rather than replace them).
+   */
+  readonly #handles = new Map<string, BroadcastState<unknown>>();
 
   #map(name: string): Map<string, unknown> {
     let m = this.#states.get(name);
@@ -49,8 +54,10 @@ export class BroadcastStateStore {
 
   /** A read-write handle (for `processBroadcastElement`); it also serves as the read-only view. */
   get<V>(descriptor: BroadcastStateDescriptor<V>): BroadcastState<V> {
+    const kept = this.#handles.get(descriptor.name);
+    if (kept) return kept as BroadcastState<V>;
     const m = this.#map(descriptor.name) as Map<string, V>;
-    return {
+    const handle: BroadcastState<V> = {
       get: (k) => m.get(k),
       has: (k) => m.has(k),
       entries: () => m.entries(),
@@ -61,6 +68,8 @@ export class BroadcastStateStore {
       remove: (k) => void m.delete(k),
       clear: () => m.clear(),
     };
+    this.#handles.set(descriptor.name, handle as BroadcastState<unknown>);
+    return handle;
   }
 
   digest(): string {
@@ -78,7 +87,10 @@ export class BroadcastStateStore {
   }
 
   restore(data: BroadcastStateData): void {
-    this.#states.clear();
-    for (const [name, entries] of Object.entries(data)) this.#states.set(name, new Map(entries));
+    for (const m of this.#states.values()) m.clear();
+    for (const [name, entries] of Object.entries(data)) {
+      const m = this.#map(name);
+      for (const [k, v] of entries) m.set(k, v);
+    }
   }
 }

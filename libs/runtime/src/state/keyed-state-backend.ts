@@ -7,6 +7,7 @@ import type {
   ListStateDescriptor,
   MapState,
   MapStateDescriptor,
+  StateCodec,
   ValueState,
   ValueStateDescriptor,
 } from './state-descriptor';
@@ -33,6 +34,11 @@ interface StateTable {
   readonly ttlMs: number;
   /** One map per key group, indexed by key group; undefined when the key group holds nothing. */
   readonly groups: (Map<string, Entry> | undefined)[];
+  /**
+   * The values' binary form, once a descriptor with one was seen (a table made by a restore has none until then; its
+   * values stay bytes and are written back as such).
+   */
+  codec: StateCodec<unknown> | undefined;
 }
 
 /** Serialized form of one key group of one state, as written in a `kg-<n>` chunk. */
@@ -134,6 +140,7 @@ export class KeyedStateBackend {
         kind: descriptor.kind,
         ttlMs: descriptor.ttl?.ttlMs ?? 0,
         groups: new Array<Map<string, Entry> | undefined>(this.#maxParallelism),
+        codec: undefined,
       };
       this.#tables.set(descriptor.name, table);
     } else if (table.kind !== descriptor.kind) {
@@ -142,6 +149,7 @@ export class KeyedStateBackend {
         `state '${descriptor.name}' is a ${table.kind} state, not ${descriptor.kind}`,
       );
     }
+    if (descriptor.kind === 'value' && descriptor.codec && !table.codec) table.codec = descriptor.codec;
     return table;
   }
 
@@ -178,8 +186,12 @@ export class KeyedStateBackend {
       // own copy of an object value.
       this.#preserve(table, { v: entry.v, exp: entry.exp, ver: entry.ver });
       const v = entry.v;
-      if (typeof v === 'object' && v !== null) entry.v = structuredClone(v);
+      const codec = table.codec;
+      if (codec) entry.v = codec.decode(v instanceof Uint8Array ? v : codec.encode(v));
+      else if (typeof v === 'object' && v !== null) entry.v = structuredClone(v);
       entry.ver = this.#version;
+    } else if (table.codec && entry.v instanceof Uint8Array) {
+      entry.v = table.codec.decode(entry.v);
     }
     return entry;
   }
@@ -344,11 +356,16 @@ export class KeyedStateBackend {
       keyGroupData: (kg) => {
         const out: Record<string, KeyGroupStateData> = {};
         let current: KeyGroupStateData | undefined;
+        let codec: StateCodec<unknown> | undefined;
         visit(kg, {
-          begin: (table) => (current = { kind: table.kind, keys: [], values: [], expires: [] }),
+          begin: (table) => {
+            current = { kind: table.kind, keys: [], values: [], expires: [] };
+            codec = table.codec;
+          },
           entry: (key, e) => {
             current!.keys.push(key);
-            current!.values.push(current!.kind === 'map' ? [...(e.v as Map<string, unknown>)] : e.v);
+            const v = codec !== undefined && !(e.v instanceof Uint8Array) ? codec.encode(e.v) : e.v;
+            current!.values.push(current!.kind === 'map' ? [...(v as Map<string, unknown>)] : v);
             current!.expires.push(e.exp);
           },
           end: (table) => {
@@ -412,6 +429,8 @@ const KINDS = ['value', 'list', 'map'] as const;
 const TAG_F64 = 0;
 const TAG_I32 = 1;
 const TAG_JSON = 2;
+/** A state codec's bytes (or restored bytes not decoded yet): u32 length, then the bytes. */
+const TAG_BYTES = 3;
 const TAG_TYPE = 0x0f;
 const HAS_EXPIRY = 0x80;
 
@@ -429,6 +448,7 @@ class BinarySink implements SnapshotSink {
   #start = 0;
   #countAt = 0;
   #count = 0;
+  #codec: StateCodec<unknown> | undefined;
 
   constructor(writer: ByteWriter) {
     this.#w = writer;
@@ -439,6 +459,7 @@ class BinarySink implements SnapshotSink {
   begin(table: StateTable): void {
     const w = this.#w;
     this.#start = w.pos;
+    this.#codec = table.codec;
     w.string(table.name);
     w.u8(KINDS.indexOf(table.kind));
     this.#countAt = w.pos;
@@ -451,10 +472,21 @@ class BinarySink implements SnapshotSink {
     w.string(key);
     const v = e.v;
     const expiry = e.exp !== 0 ? HAS_EXPIRY : 0;
-    const type = typeof v !== 'number' ? TAG_JSON : (v | 0) === v && (v !== 0 || 1 / v > 0) ? TAG_I32 : TAG_F64; // -0 is not int32
+    const bytes = v instanceof Uint8Array ? v : this.#codec !== undefined ? this.#codec.encode(v) : undefined;
+    const type =
+      bytes !== undefined
+        ? TAG_BYTES
+        : typeof v !== 'number'
+          ? TAG_JSON
+          : (v | 0) === v && (v !== 0 || 1 / v > 0) // -0 is not int32
+            ? TAG_I32
+            : TAG_F64;
     w.u8(type | expiry);
     if (expiry) w.f64(e.exp);
-    if (type === TAG_I32) w.i32(v as number);
+    if (bytes !== undefined) {
+      w.u32(bytes.byteLength);
+      w.raw(bytes);
+    } else if (type === TAG_I32) w.i32(v as number);
     else if (type === TAG_F64) w.f64(v as number);
     else w.string(JSON.stringify(v instanceof Map ? [...(v as Map<string, unknown>)] : v) ?? 'null');
     this.#count++;
@@ -496,6 +528,12 @@ export function decodeKeyGroupState(bytes: Uint8Array): Record<string, KeyGroupS
       const tag = rd.u8();
       expires[i] = tag & HAS_EXPIRY ? rd.f64() : 0;
       const type = tag & TAG_TYPE;
+      if (type === TAG_BYTES) {
+        const n = rd.u32();
+        values[i] = Uint8Array.prototype.slice.call(rd.bytes, rd.pos, rd.pos + n);
+        rd.pos += n;
+        continue;
+      }
       values[i] = type === TAG_I32 ? rd.i32() : type === TAG_F64 ? rd.f64() : JSON.parse(rd.string());
     }
     out[name] = { kind, keys, values, expires };

@@ -10,12 +10,25 @@ export interface StateTtl {
   ttlMs: number;
 }
 
+/**
+ * The binary form of a value state's values, for values that are not JSON-safe or are cheaper to write as bytes (a
+ * rule evaluator's key state). Checkpoints store `encode`'s bytes; a restored value stays bytes until its key is read,
+ * then `decode` makes it live. A copy for copy-on-write during a snapshot is `decode(encode(value))`. A codec's values
+ * must not themselves be `Uint8Array`s (those stand for "not decoded yet").
+ */
+export interface StateCodec<T> {
+  encode(value: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
 /** Declares a keyed value state. */
 export interface ValueStateDescriptor<T> {
   readonly kind: 'value';
   readonly name: string;
   readonly defaultValue?: T;
   readonly ttl?: StateTtl;
+  /** Binary form of the values; without one, values must be JSON-safe. */
+  readonly codec?: StateCodec<T>;
 }
 
 /** Declares a keyed list state. */
@@ -49,9 +62,15 @@ export type KeyedStateDescriptor =
 /** `valueState('count', { defaultValue: 0, ttl: { ttlMs: 60_000 } })` */
 export function valueState<T>(
   name: string,
-  options: { defaultValue?: T; ttl?: StateTtl } = {},
+  options: { defaultValue?: T; ttl?: StateTtl; codec?: StateCodec<T> } = {},
 ): ValueStateDescriptor<T> {
-  return Object.freeze({ kind: 'value', name, defaultValue: options.defaultValue, ttl: options.ttl });
+  return Object.freeze({
+    kind: 'value',
+    name,
+    defaultValue: options.defaultValue,
+    ttl: options.ttl,
+    codec: options.codec,
+  });
 }
 
 /** `listState<Event>('buffer')` */

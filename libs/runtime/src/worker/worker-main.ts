@@ -114,6 +114,8 @@ async function main(): Promise<void> {
         break;
       case 'broadcast':
         task.onFrame(init.parallelism, m.frame, noop);
+        // The frame may be the one that lets the source side start reading (see DataFrame.ready).
+        wake();
         break;
       case 'complete':
         task.checkpointComplete(m.id).then(

@@ -1,0 +1,59 @@
+import type { DecodeFailureReason, EmittedAlert, RuleStatusReport } from '@cepheus/kafka';
+
+/** Where a record of the events stream came from: enough to find the original (topic/file, partition, offset). */
+export interface EventOrigin {
+  /** The source split: `topic/partition` for Kafka, the file path for files. */
+  readonly split: string;
+  readonly offset: string;
+}
+
+/** Why an event went to the dead-letter output. */
+export type DeadLetterReason = DecodeFailureReason | 'LATE_EVENT' | 'PROCESSING_ERROR';
+
+/** An events-stream record that could not be used, with why. */
+export interface DeadLetter {
+  readonly kind: 'dead-letter';
+  readonly reason: DeadLetterReason;
+  readonly message: string;
+  readonly origin: EventOrigin;
+  /** The record's value as text, cut to a bounded length so that a dead letter always fits the DLQ topic. */
+  readonly value: string | null;
+}
+
+/** One copy of an event for one grouping key that the rules in force need (see `RuleSet.route`). */
+export interface RoutedEvent {
+  readonly kind: 'event';
+  /** The grouping key, e.g. `cardId=4111`: the record's key in the keyed stage. */
+  readonly key: string;
+  /** The rules that want the event at this key, when it was routed. */
+  readonly ruleIds: readonly string[];
+  readonly id: string;
+  readonly timestamp: number;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly origin: EventOrigin;
+  /** The first copy of the event: the one that reports it late, so that a late event is reported once. */
+  readonly primary: boolean;
+}
+
+/** What the keyed stage receives. */
+export type KeyedRecord = RoutedEvent | DeadLetter;
+
+/** What the rule job writes: alerts, dead letters, and (from instance 0) what it did with each rule record. */
+export type RuleJobOutput =
+  | { readonly type: 'alert'; readonly alert: EmittedAlert }
+  | { readonly type: 'dead-letter'; readonly deadLetter: DeadLetter }
+  | { readonly type: 'rule-status'; readonly report: RuleStatusReport };
+
+/** Dead letters of every source go to this key: one instance reports them all, in order. */
+export const DEAD_LETTER_KEY = '\u0000dead-letters';
+
+/** Longest value text a dead letter carries. */
+export const DEAD_LETTER_VALUE_CHARS = 16 * 1024;
+
+/** The value text a dead letter keeps, cut to {@link DEAD_LETTER_VALUE_CHARS}. */
+export function deadLetterValue(value: Buffer | string | null): string | null {
+  if (value === null) return null;
+  const text =
+    typeof value === 'string' ? value : value.toString('utf8', 0, Math.min(value.length, DEAD_LETTER_VALUE_CHARS * 4));
+  return text.length > DEAD_LETTER_VALUE_CHARS ? text.slice(0, DEAD_LETTER_VALUE_CHARS) : text;
+}
