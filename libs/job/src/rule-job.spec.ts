@@ -110,3 +110,17 @@ describe('the rule job on the runtime', () => {
     expect(run.alerts).toHaveLength(1);
   });
 });
+
+describe('the rule job on worker threads', () => {
+  it('gives the alerts of one instance in this thread with 2 instances in worker threads', async () => {
+    const stream = generateFraud({ seed: 13, payments: 1200 });
+    const all = lines(stream);
+    const inThread = await runRuleJob(FRAUD_RULES, all);
+    const threaded = await runRuleJob(FRAUD_RULES, split(all, 3), { parallelism: 2, threads: true });
+    expect(ids(threaded.alerts)).toEqual(ids(inThread.alerts));
+    expect(summary(threaded.alerts)).toEqual(expected(stream));
+    expect(threaded.rules.filter((r) => r.status === 'applied')).toHaveLength(FRAUD_RULES.length);
+    // Every instance holds the same rules: equal broadcast-state digests.
+    expect(new Set(threaded.job.instances.map((i) => i.broadcastDigest)).size).toBe(1);
+  }, 120_000);
+});
