@@ -18,7 +18,7 @@ export {
 } from './checkpoint/checkpoint-coordinator';
 
 export type { Source, SourceReader, SourceReaderContext, SourceRecord, SplitState } from './connectors/source';
-export type { Sink, SinkWriter, SinkWriterContext } from './connectors/sink';
+export type { CheckpointSources, Sink, SinkWriter, SinkWriterContext } from './connectors/sink';
 export { TwoPhaseCommitSinkWriter } from './connectors/two-phase-commit-sink-writer';
 export { CollectionSource, type CollectionSourceOptions, type TimedValue } from './connectors/collection-source';
 export { GeneratorSource, type GeneratorSourceOptions } from './connectors/generator-source';

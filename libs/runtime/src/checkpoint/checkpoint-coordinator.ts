@@ -222,7 +222,18 @@ export class CheckpointCoordinator {
         asyncMs: p.asyncMs,
       });
       if (this.#history.length > 100) this.#history.shift();
-      await o.notifyComplete(p.id);
+      try {
+        await o.notifyComplete(p.id);
+      } catch (error) {
+        // The checkpoint is durable and stays: a restart restores it, and the sinks' `recover` finishes its commit.
+        p.reject(
+          new CepheusError('CHECKPOINT_FAILED', `checkpoint ${p.id} is stored but its commit failed`, {
+            cause: error,
+            retriable: true,
+          }),
+        );
+        return;
+      }
       // Retention before the checkpoint counts as complete, so that whoever awaits it (a job's final checkpoint) sees
       // the old ones gone. A removal that fails is retried at the next checkpoint; it must not reach the catch below,
       // which would delete this checkpoint, already committed.

@@ -1,4 +1,8 @@
 import type { JsonValue } from '../checkpoint/checkpoint-storage';
+import type { SplitState } from './source';
+
+/** The source positions a checkpoint holds: source name -> the position of each of its splits. */
+export type CheckpointSources = Readonly<Record<string, readonly SplitState[]>>;
 
 /** What a writer knows about where it runs. */
 export interface SinkWriterContext {
@@ -37,5 +41,17 @@ export interface Sink<T> {
    * the commit may not have happened before the failure. Must be idempotent (Flink's `recoverAndCommit`). It is also
    * the place to abort lingering transactions of checkpoints that never completed (Flink's `recoverAndAbort`).
    */
-  recover?(committables: readonly JsonValue[], restoredCheckpointId: number | undefined): void | Promise<void>;
+  recover?(
+    committables: readonly JsonValue[],
+    restoredCheckpointId: number | undefined,
+    sources: CheckpointSources,
+  ): void | Promise<void>;
+  /**
+   * A global committer (Flink Sink V2's committer, run once per checkpoint rather than once per writer): called by the
+   * coordinator once checkpoint n is durable and before the writers' `commit(n)`, with the committables of every
+   * writer and the source positions the checkpoint holds. A sink whose output must commit atomically with the source
+   * positions (Kafka: the records and `sendOffsets` in one transaction) does it here. If it throws, the checkpoint is
+   * given up and the job restarts from the one before; `recover` then sees that checkpoint's committables again.
+   */
+  commitCheckpoint?(checkpointId: number, committables: readonly JsonValue[], sources: CheckpointSources): Promise<void>;
 }

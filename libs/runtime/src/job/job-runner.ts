@@ -7,6 +7,7 @@ import {
   type JsonValue,
 } from '../checkpoint/checkpoint-storage';
 import { MemoryCheckpointStorage } from '../checkpoint/memory-checkpoint-storage';
+import type { CheckpointSources } from '../connectors/sink';
 import type { SplitState } from '../connectors/source';
 import { checkParallelism, keyGroupRangeForInstance } from '../state/key-group';
 import { systemClock, type Clock } from '../time/clock';
@@ -309,7 +310,10 @@ export class JobRunner {
     this.#o.onAttempt?.(this.#attemptNo);
     // Transactions pre-committed in the restored checkpoint may not have been committed before the failure.
     const committables = (manifest?.metadata.committables ?? {}) as Record<string, JsonValue[]>;
-    for (const s of job.sinks) await s.sink.recover?.(committables[s.name] ?? [], manifest?.checkpointId);
+    const restoredSources = (manifest?.metadata.sources ?? {}) as unknown as CheckpointSources;
+    for (const s of job.sinks) {
+      await s.sink.recover?.(committables[s.name] ?? [], manifest?.checkpointId, restoredSources);
+    }
     const plans = await this.#plan(job, manifest);
 
     let fail!: (e: unknown) => void;
@@ -345,8 +349,19 @@ export class JobRunner {
         executor.trigger(id, kind);
       },
       notifyComplete: async (id) => {
-        this.#latest = coordinator.latestCompleted;
+        const manifest = coordinator.latestCompleted!;
+        // Durable from here on: a restart restores this checkpoint whether or not its commit below goes through.
+        this.#latest = manifest;
         this.#history.push(coordinator.history[coordinator.history.length - 1]!);
+        const all = (manifest.metadata.committables ?? {}) as Record<string, JsonValue[]>;
+        const sources = (manifest.metadata.sources ?? {}) as unknown as CheckpointSources;
+        try {
+          for (const s of job.sinks) await s.sink.commitCheckpoint?.(id, all[s.name] ?? [], sources);
+        } catch (error) {
+          // Output that cannot commit must not be overtaken by later checkpoints: restart, and `recover` retries it.
+          fail(error);
+          throw error;
+        }
         await executor.notifyComplete(id);
       },
     });
