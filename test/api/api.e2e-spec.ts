@@ -108,7 +108,8 @@ describe('API end to end: rules written through the API run in a real engine', (
     const firstEvent = (async () => {
       const reader = sse.body!.getReader();
       let text = '';
-      while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+      // Up to the first alert: the stream may open with a retry field and heartbeat comments.
+      while (!/event: alert\n[\s\S]*?\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
       return text;
     })();
 

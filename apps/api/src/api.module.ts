@@ -6,6 +6,9 @@ import { AlertsController } from './alerts/alerts.controller';
 import { AlertsService } from './alerts/alerts.service';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeys } from './auth/api-keys';
+import { ApiThrottlerGuard } from './auth/api-throttler.guard';
+import { FailedAuthLimiter } from './auth/failed-auth-limiter';
+import { AlertStreams } from './alerts/alert-streams';
 import type { ApiConfig } from './config/api-config';
 import { ApiMetrics } from './health/api-metrics';
 import { HealthController } from './health/health.controller';
@@ -27,8 +30,11 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [
-        // One named limit for writes; applied per route by WriteThrottlerGuard, so reads are never throttled.
-        ThrottlerModule.forRoot([{ name: 'writes', ttl: 60_000, limit: config.CEPHEUS_API_WRITE_LIMIT_PER_MINUTE }]),
+        // Two budgets per key; ApiThrottlerGuard charges each route to one of them (roles.ts, RateLimitAs).
+        ThrottlerModule.forRoot([
+          { name: 'writes', ttl: 60_000, limit: config.CEPHEUS_API_WRITE_LIMIT_PER_MINUTE },
+          { name: 'reads', ttl: 60_000, limit: config.CEPHEUS_API_READ_LIMIT_PER_MINUTE },
+        ]),
       ],
       controllers: [RulesController, AlertsController, ReplaysController, OpsController, HealthController],
       providers: [
@@ -36,7 +42,17 @@ export class ApiModule {
         { provide: API_LOGGER, useValue: logger },
         { provide: ApiKeys, useValue: new ApiKeys(config.CEPHEUS_API_KEYS) },
         { provide: ApiMetrics, useValue: metrics },
+        {
+          provide: FailedAuthLimiter,
+          useValue: new FailedAuthLimiter(config.CEPHEUS_API_FAILED_AUTH_LIMIT_PER_MINUTE),
+        },
+        // Global guards run in this order: the key first, so that the throttler counts by key.
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: ApiThrottlerGuard },
+        {
+          provide: AlertStreams,
+          useValue: new AlertStreams(config.CEPHEUS_API_MAX_STREAMS_PER_KEY, config.CEPHEUS_API_MAX_STREAMS),
+        },
         InfraService,
         RulesStoreService,
         RuleStatusService,

@@ -2,6 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { EngineConfig } from './config/engine-config';
 import { EngineController } from './health/engine.controller';
+import { EngineTokenGuard } from './http/engine-token.guard';
+import { SavepointIds } from './http/savepoint-ids';
 import { EngineJobService } from './job/engine-job.service';
 import { ENGINE_CONFIG, ENGINE_LOGGER } from './tokens';
 
@@ -16,6 +18,8 @@ export class EngineModule {
         { provide: ENGINE_CONFIG, useValue: config },
         { provide: ENGINE_LOGGER, useValue: logger },
         EngineJobService,
+        SavepointIds,
+        EngineTokenGuard,
       ],
     };
   }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import pino from 'pino';
+import { nestLogSink, redactingLogOptions, redactSecrets } from '@cepheus/common';
 import { loadEngineConfig, type EngineConfig } from './config/engine-config';
 import { EngineModule } from './engine.module';
 
@@ -13,14 +14,15 @@ async function main(): Promise<void> {
   try {
     config = loadEngineConfig();
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
+    process.stderr.write(`${redactSecrets((error as Error).message)}\n`);
     process.exit(2);
   }
   const logger = pino({
+    ...redactingLogOptions(),
     level: config.CEPHEUS_LOG_LEVEL,
     base: { app: 'cepheus-engine', instance: config.CEPHEUS_INSTANCE_ID },
   });
-  const app = await NestFactory.create(EngineModule.forRoot(config, logger), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create(EngineModule.forRoot(config, logger), { logger: nestLogSink(logger) });
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.listen(config.CEPHEUS_HTTP_PORT, config.CEPHEUS_HTTP_HOST);
   const address = app.getHttpServer().address() as { port: number };
@@ -30,6 +32,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`engine failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(`engine failed to start: ${redactSecrets((error as Error).stack ?? String(error))}\n`);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { CepheusError } from './cepheus-error';
+import { redactSecrets } from './redact';
 
 /** A JSON Schema for an app's environment: one property per variable, with its type, bounds and default. */
 export interface EnvSchema {
@@ -40,7 +41,8 @@ export function loadEnvConfig<T>(schema: EnvSchema, env: NodeJS.ProcessEnv, opti
       const name = e.instancePath.replace(/^\//, '') || String(e.params.missingProperty ?? '');
       const shown = name in candidate && !(options.secrets ?? []).includes(name);
       const hint = e.keyword === 'pattern' ? options.patternHints?.[name] : undefined;
-      return `  ${name}${shown ? ` (got ${JSON.stringify(env[name])})` : ''}: ${hint ?? e.message}`;
+      // Values are quoted with their passwords hidden: a wrong REDIS_URL must not print the Redis password.
+      return `  ${name}${shown ? ` (got ${redactSecrets(JSON.stringify(env[name]))})` : ''}: ${hint ?? e.message}`;
     });
     throw new CepheusError('CONFIG_INVALID', `invalid ${options.app} configuration:\n${problems.join('\n')}`, {
       details: { errors: validate.errors ?? [] },

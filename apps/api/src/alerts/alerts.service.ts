@@ -60,13 +60,22 @@ export class AlertsService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const topic = this.config.CEPHEUS_ALERTS_TOPIC;
-    await this.infra.ensureTopic(topic, 4);
+    await this.infra.ensureTopic('alerts');
     const offsets = await this.infra.admin.fetchTopicOffsets(topic);
     const keep = this.config.CEPHEUS_API_RECENT_ALERTS;
-    this.consumer = this.infra.kafka.consumer({
-      groupId: `cepheus-api-alerts-${randomUUID()}`,
-      readUncommitted: false,
+    const groupId = `cepheus-api-alerts-${randomUUID()}`;
+    // The starting offsets are committed for the fresh group before it starts, rather than sought after `run`: a seek
+    // made while kafkajs restarts a consumer that failed to join (a busy broker) throws "consumer group was not
+    // initialized" and stopped the API's start.
+    await this.infra.admin.setOffsets({
+      groupId,
+      topic,
+      partitions: offsets.map(({ partition, low, high }) => ({
+        partition,
+        offset: String(Math.max(Number(low), Number(high) - keep)),
+      })),
     });
+    this.consumer = this.infra.kafka.consumer({ groupId, readUncommitted: false });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic, fromBeginning: true });
     await this.consumer.run({
@@ -84,15 +93,28 @@ export class AlertsService implements OnModuleInit, OnApplicationShutdown {
         this.live.next(alert);
       },
     });
-    for (const { partition, low, high } of offsets) {
-      const start = Math.max(Number(low), Number(high) - keep);
-      this.consumer.seek({ topic, partition, offset: String(start) });
-    }
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.live.complete();
     await this.consumer?.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * The alerts kept after the one with id `lastEventId`, oldest first, matching `filter`; undefined when that alert
+   * is no longer (or never was) among the kept ones. Synchronous, so a caller that subscribes to `live` in the same
+   * turn misses nothing and sees nothing twice.
+   */
+  since(lastEventId: string, filter: AlertFilter): AlertView[] | undefined {
+    let at = -1;
+    for (let i = this.recent.length - 1; i >= 0; i--) {
+      if (this.recent[i].alertId === lastEventId) {
+        at = i;
+        break;
+      }
+    }
+    if (at < 0) return undefined;
+    return this.recent.slice(at + 1).filter((alert) => matchesFilter(alert, filter));
   }
 
   /** Newest first. */

@@ -1,5 +1,6 @@
 import { Controller, Get, Header, HttpException, HttpStatus } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { redactSecrets } from '@cepheus/common';
 import { Public } from '../auth/roles';
 import { InfraService } from '../kafka/infra.service';
 import { ReplaysService } from '../replays/replays.service';
@@ -20,8 +21,8 @@ export class HealthController {
   @ApiOperation({ summary: '200 when Kafka and Redis answer, 503 otherwise' })
   async health(): Promise<{ status: 'up'; kafka: 'up'; redis: 'up' }> {
     const problems: Record<string, string> = {};
-    await this.infra.redis.ping().catch((e: unknown) => (problems.redis = String(e)));
-    await this.infra.admin.describeCluster().catch((e: unknown) => (problems.kafka = String(e)));
+    await this.infra.redis.ping().catch((e: unknown) => (problems.redis = redactSecrets(String(e))));
+    await this.infra.admin.describeCluster().catch((e: unknown) => (problems.kafka = redactSecrets(String(e))));
     if (Object.keys(problems).length > 0) {
       throw new HttpException({ statusCode: 503, status: 'down', ...problems }, HttpStatus.SERVICE_UNAVAILABLE);
     }

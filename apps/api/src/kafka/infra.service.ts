@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
+import { topicConfigs } from '@cepheus/kafka';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { ApiConfig } from '../config/api-config';
 import { API_CONFIG } from '../tokens';
@@ -35,10 +36,57 @@ export class InfraService implements OnModuleInit, OnApplicationShutdown {
     this.redis.disconnect();
   }
 
-  /** Creates a topic the API reads when it is missing (a fresh deployment where no engine ran yet). */
-  async ensureTopic(topic: string, numPartitions: number): Promise<void> {
-    if ((await this.admin.listTopics()).includes(topic)) return;
-    await this.admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  /**
+   * Creates a topic the API uses when it is missing (a fresh deployment where no engine ran yet), with the settings the
+   * engines create it with (`topicConfigs` of `@cepheus/kafka`) and the configured replication.
+   */
+  async ensureTopic(kind: 'rules' | 'alerts' | 'rulesStatus'): Promise<void> {
+    const names = {
+      rules: this.config.CEPHEUS_RULES_TOPIC,
+      alerts: this.config.CEPHEUS_ALERTS_TOPIC,
+      rulesStatus: this.config.CEPHEUS_RULES_STATUS_TOPIC,
+    };
+    const wanted = topicConfigs({
+      names,
+      replicationFactor: this.config.CEPHEUS_TOPIC_REPLICATION_FACTOR,
+      minInsyncReplicas: this.config.CEPHEUS_TOPIC_MIN_INSYNC_REPLICAS,
+    }).find((t) => t.topic === names[kind]);
+    if (!wanted || (await this.admin.listTopics()).includes(wanted.topic)) return;
+    try {
+      await this.admin.createTopics({ topics: [wanted], waitForLeaders: true });
+    } catch (error) {
+      // kafkajs retries only LEADER_NOT_AVAILABLE while it waits for leaders; a KRaft broker may not know a topic its
+      // controller just created for a moment yet (UNKNOWN_TOPIC_OR_PARTITION). Created is created: wait for it.
+      if (
+        (error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION' &&
+        (await this.awaitLeaders(wanted.topic))
+      ) {
+        return;
+      }
+      const reasons = (error as { errors?: Array<{ type?: string }> }).errors?.map((e) => e.type).join(', ');
+      throw new Error(
+        `creating topic ${wanted.topic} failed (${reasons ?? String(error)}): check CEPHEUS_TOPIC_REPLICATION_FACTOR ` +
+          `(${this.config.CEPHEUS_TOPIC_REPLICATION_FACTOR ?? "the broker's default"}) and CEPHEUS_TOPIC_MIN_INSYNC_REPLICAS ` +
+          `(${this.config.CEPHEUS_TOPIC_MIN_INSYNC_REPLICAS ?? "the broker's default"}) against the brokers`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Polls the topic's metadata until every partition has a leader; false when it does not within 30 s. */
+  private async awaitLeaders(topic: string): Promise<boolean> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      try {
+        const metadata = await this.admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = metadata.topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return true;
+      } catch {
+        // Not known yet.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return false;
   }
 
   get admin(): Admin {

@@ -1,7 +1,6 @@
-import { Controller, Delete, Get, Param, Post, Req, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, Param, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { RequireRole, type AuthenticatedRequest } from '../auth/roles';
-import { WriteThrottlerGuard } from '../auth/write-throttler.guard';
 import { OpsService, type SavepointView } from './ops.service';
 
 /** Operations: engine instances, checkpoints, savepoints. */
@@ -28,7 +27,6 @@ export class OpsController {
 
   @Post('savepoints')
   @RequireRole('admin')
-  @UseGuards(WriteThrottlerGuard)
   @ApiOperation({
     summary: 'Take a savepoint (kept until deleted): every engine instance of the job saves its partitions',
   })
@@ -50,7 +48,6 @@ export class OpsController {
 
   @Delete('savepoints/:id')
   @RequireRole('admin')
-  @UseGuards(WriteThrottlerGuard)
   @ApiOperation({ summary: 'Delete a savepoint and its stored state' })
   remove(@Param('id') id: string): Promise<{ id: string; deleted: true }> {
     return this.ops.deleteSavepoint(id);

@@ -1,3 +1,4 @@
+import { redactSecrets } from '@cepheus/common';
 import { randomUUID } from 'node:crypto';
 import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { RedisCheckpointStorage } from '@cepheus/redis';
@@ -51,7 +52,16 @@ export class OpsService {
     const engines = await Promise.all(
       urls.map(async (url) => {
         try {
-          const response = await fetch(`${url.replace(/\/$/, '')}/instance`, { signal: AbortSignal.timeout(3000) });
+          const token = this.config.CEPHEUS_ENGINE_TOKEN;
+          const response = await fetch(`${url.replace(/\/$/, '')}/instance`, {
+            signal: AbortSignal.timeout(3000),
+            headers: token ? { Authorization: `Bearer ${token}` } : {},
+          });
+          if (!response.ok) {
+            const hint =
+              response.status === 401 ? " (set CEPHEUS_ENGINE_TOKEN to the engines' CEPHEUS_HTTP_TOKEN)" : '';
+            return { url, reachable: false, error: `GET /instance answered ${response.status}${hint}` };
+          }
           const body = (await response.json()) as Record<string, unknown>;
           const lag = (body.lagByPartition ?? {}) as Record<string, number>;
           return {
@@ -76,7 +86,7 @@ export class OpsService {
             rules: body.rules,
           };
         } catch (error) {
-          return { url, reachable: false, error: (error as Error).message };
+          return { url, reachable: false, error: redactSecrets((error as Error).message) };
         }
       }),
     );
@@ -156,7 +166,7 @@ export class OpsService {
     const partitions: SavepointView['partitions'] = [];
     for (const [instanceId, text] of Object.entries(answers).sort(([a], [b]) => a.localeCompare(b))) {
       const answer = JSON.parse(text) as { ok: boolean; offsets?: Record<string, string>; error?: string };
-      instances.push({ instanceId, ok: answer.ok, ...(answer.error ? { error: answer.error } : {}) });
+      instances.push({ instanceId, ok: answer.ok, ...(answer.error ? { error: redactSecrets(answer.error) } : {}) });
       for (const [partition, offset] of Object.entries(answer.offsets ?? {})) {
         const manifests = await this.storage.list(`${jobId}.savepoint.${id}.p${partition}`);
         const bytes = manifests.flatMap((m) => m.chunks).reduce((sum, c) => sum + c.bytes, 0);

@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpException, Param, Post, Req, Res } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
 import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../auth/api-keys';
-import { RequireRole, type AuthenticatedRequest } from '../auth/roles';
-import { WriteThrottlerGuard } from '../auth/write-throttler.guard';
+import { RateLimitAs, RequireRole, type AuthenticatedRequest } from '../auth/roles';
 import { badRequest } from '../http-errors';
 import { parseReplayRequest } from './replay-request';
 import { ReplaysService, type ReplayView } from './replays.service';
@@ -16,7 +16,6 @@ export class ReplaysController {
 
   @Post()
   @RequireRole('editor')
-  @UseGuards(WriteThrottlerGuard)
   @ApiOperation({ summary: 'Start a replay; its alerts go to alerts.replay.<id>, never to the live alerts' })
   @ApiBody({
     description: 'docs/replay.md: `source` (time | offsets | upload), `rules` (current | versions | candidate)',
@@ -40,16 +39,27 @@ export class ReplaysController {
 
   @Post('uploads')
   @RequireRole('editor')
-  @UseGuards(WriteThrottlerGuard)
   @ApiConsumes('application/x-ndjson', 'text/plain')
   @ApiOperation({ summary: 'Upload a JSON-lines file of events (one event a line) to replay with source type upload' })
-  async upload(@Body() body: unknown): Promise<{ uploadId: string; lines: number; bytes: number }> {
+  @ApiResponse({ status: 413, description: 'larger than a byte limit (`limit`, `quota` name it)' })
+  @ApiResponse({ status: 429, description: 'an upload quota is used up until older uploads expire (`Retry-After`)' })
+  async upload(
+    @Body() body: unknown,
+    @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: ServerResponse,
+  ): Promise<{ uploadId: string; lines: number; bytes: number; expiresAt: string }> {
     if (typeof body !== 'string' || body.trim() === '') {
       throw badRequest('send the events as the raw body with Content-Type application/x-ndjson', [
         { field: '/', reason: 'must be non-empty JSON lines' },
       ]);
     }
-    return this.replays.upload(body);
+    try {
+      return await this.replays.upload(body, request.principal as Principal);
+    } catch (error) {
+      const retryAfter = error instanceof HttpException ? retryAfterOf(error) : undefined;
+      if (retryAfter !== undefined) response.setHeader('Retry-After', String(retryAfter));
+      throw error;
+    }
   }
 
   @Get()
@@ -66,9 +76,18 @@ export class ReplaysController {
 
   @Post(':id/cancel')
   @RequireRole('editor')
+  // Counted as a read: a key that used up its writes can still stop a runaway replay.
+  @RateLimitAs('reads')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel a replay: a waiting one is removed, a running one stops at its next batch' })
   async cancel(@Param('id') id: string): Promise<ReplayView> {
     return this.replays.cancel(id);
   }
+}
+
+function retryAfterOf(error: HttpException): number | undefined {
+  const body = error.getResponse();
+  if (typeof body !== 'object' || body === null) return undefined;
+  const seconds = (body as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return typeof seconds === 'number' ? seconds : undefined;
 }

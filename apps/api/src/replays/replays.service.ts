@@ -12,6 +12,7 @@ import { InfraService } from '../kafka/infra.service';
 import { RulesStoreService } from '../rules/rules-store.service';
 import { API_CONFIG, API_LOGGER } from '../tokens';
 import type { ReplayRequest } from './replay-request';
+import { UploadStore } from './upload-store';
 
 /** What a replay job carries in Redis: everything it needs, resolved when it was started. */
 export interface ReplayJobData {
@@ -55,6 +56,7 @@ export class ReplaysService implements OnModuleInit, OnApplicationShutdown {
   readonly queue: Queue<ReplayJobData, ReplaySummary>;
   private worker: Worker<ReplayJobData, ReplaySummary> | undefined;
   private readonly connections: Redis[] = [];
+  private readonly uploads: UploadStore;
 
   constructor(
     private readonly infra: InfraService,
@@ -62,6 +64,14 @@ export class ReplaysService implements OnModuleInit, OnApplicationShutdown {
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(API_LOGGER) private readonly logger: Logger,
   ) {
+    this.uploads = new UploadStore(this.infra.redis, (...parts) => this.infra.key(...parts), {
+      maxUploadBytes: config.CEPHEUS_API_MAX_UPLOAD_BYTES,
+      ttlSeconds: config.CEPHEUS_API_UPLOAD_TTL_SECONDS,
+      perKeyCount: config.CEPHEUS_API_UPLOADS_PER_KEY,
+      perKeyBytes: config.CEPHEUS_API_UPLOAD_BYTES_PER_KEY,
+      totalCount: config.CEPHEUS_API_UPLOADS_TOTAL,
+      totalBytes: config.CEPHEUS_API_UPLOAD_BYTES_TOTAL,
+    });
     const connection = this.infra.bullConnection();
     this.connections.push(connection);
     this.queue = new Queue(REPLAY_QUEUE, { connection, prefix: this.infra.key('bull') });
@@ -89,11 +99,13 @@ export class ReplaysService implements OnModuleInit, OnApplicationShutdown {
     for (const connection of this.connections) connection.disconnect();
   }
 
-  /** Stores an uploaded JSON-lines file for a day. */
-  async upload(text: string): Promise<{ uploadId: string; lines: number; bytes: number }> {
-    const uploadId = randomUUID();
-    await this.infra.redis.set(this.infra.key('upload', uploadId), text, 'EX', 24 * 3600);
-    return { uploadId, lines: text.split('\n').filter((l) => l.trim() !== '').length, bytes: Buffer.byteLength(text) };
+  /** Stores an uploaded JSON-lines file for `CEPHEUS_API_UPLOAD_TTL_SECONDS`, within the quotas (upload-store.ts). */
+  async upload(
+    text: string,
+    principal: Principal,
+  ): Promise<{ uploadId: string; lines: number; bytes: number; expiresAt: string }> {
+    const stored = await this.uploads.store(principal.keyId, text);
+    return { ...stored, lines: text.split('\n').filter((l) => l.trim() !== '').length };
   }
 
   async start(request: ReplayRequest, principal: Principal): Promise<ReplayView> {
@@ -177,8 +189,11 @@ export class ReplaysService implements OnModuleInit, OnApplicationShutdown {
       let source: ReplaySource;
       if (data.source.type === 'kafka') source = data.source;
       else {
-        const text = await this.infra.redis.get(this.infra.key('upload', data.source.uploadId));
-        if (text === null) throw new Error(`upload ${data.source.uploadId} is gone (uploads are kept for a day)`);
+        const text = await this.infra.redis.get(this.uploads.dataKey(data.source.uploadId));
+        if (text === null)
+          throw new Error(
+            `upload ${data.source.uploadId} is gone (uploads are kept ${this.config.CEPHEUS_API_UPLOAD_TTL_SECONDS} s)`,
+          );
         source = { type: 'lines', lines: text.split('\n'), name: `upload-${data.source.uploadId}` };
       }
       const summary = await runReplay({
@@ -203,8 +218,13 @@ export class ReplaysService implements OnModuleInit, OnApplicationShutdown {
   private async resolveSource(source: ReplayRequest['source']): Promise<ReplayJobData['source']> {
     const topic = this.config.CEPHEUS_EVENTS_TOPIC;
     if (source.type === 'upload') {
-      if (!(await this.infra.redis.exists(this.infra.key('upload', source.uploadId)))) {
-        throw badRequest('unknown upload', [{ field: '/source/uploadId', reason: 'no such upload (kept for a day)' }]);
+      if (!(await this.infra.redis.exists(this.uploads.dataKey(source.uploadId)))) {
+        throw badRequest('unknown upload', [
+          {
+            field: '/source/uploadId',
+            reason: `no such upload (uploads are kept ${this.config.CEPHEUS_API_UPLOAD_TTL_SECONDS} s)`,
+          },
+        ]);
       }
       return { type: 'upload', uploadId: source.uploadId };
     }

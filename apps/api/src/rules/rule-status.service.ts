@@ -45,7 +45,7 @@ export class RuleStatusService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const topic = this.config.CEPHEUS_RULES_STATUS_TOPIC;
-    await this.infra.ensureTopic(topic, 1);
+    await this.infra.ensureTopic('rulesStatus');
     this.consumer = this.infra.kafka.consumer({
       groupId: `cepheus-api-status-${randomUUID()}`,
       readUncommitted: false,

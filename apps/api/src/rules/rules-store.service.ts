@@ -30,24 +30,8 @@ export class RulesStoreService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const existing = new Set(await this.infra.admin.listTopics());
-    if (!existing.has(this.config.CEPHEUS_RULES_TOPIC)) {
-      // Same settings the engine creates it with: one partition (one order for every instance), compacted.
-      await this.infra.admin.createTopics({
-        topics: [
-          {
-            topic: this.config.CEPHEUS_RULES_TOPIC,
-            numPartitions: 1,
-            replicationFactor: 1,
-            configEntries: [
-              { name: 'cleanup.policy', value: 'compact' },
-              { name: 'min.compaction.lag.ms', value: '0' },
-            ],
-          },
-        ],
-        waitForLeaders: true,
-      });
-    }
+    // Same settings the engine creates it with: one partition (one order for every instance), compacted.
+    await this.infra.ensureTopic('rules');
     this.reader = new RulesTopicReader(this.infra.kafka, {
       topic: this.config.CEPHEUS_RULES_TOPIC,
       clientName: 'cepheus-api-rules',

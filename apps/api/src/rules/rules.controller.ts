@@ -1,22 +1,8 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  ParseIntPipe,
-  Post,
-  Put,
-  Query,
-  Req,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseIntPipe, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { EXAMPLE_FACTS, FactRegistry, validateRule } from '@cepheus/rules';
 import type { Principal } from '../auth/api-keys';
-import { RequireRole, type AuthenticatedRequest } from '../auth/roles';
-import { WriteThrottlerGuard } from '../auth/write-throttler.guard';
+import { RateLimitAs, RequireRole, type AuthenticatedRequest } from '../auth/roles';
 import { badRequest, conflict, notFound } from '../http-errors';
 import { AuditLogService, type AuditAction, type AuditEntry } from './audit-log.service';
 import { diffDocuments } from './rule-diff';
@@ -44,6 +30,7 @@ export class RulesController {
   ) {}
 
   @Post('rules/validate')
+  @RateLimitAs('reads')
   @HttpCode(200)
   @ApiOperation({ summary: 'Check a rule without saving it' })
   @ApiBody(RULE_BODY)
@@ -97,7 +84,6 @@ export class RulesController {
 
   @Post('rules')
   @RequireRole('editor')
-  @UseGuards(WriteThrottlerGuard)
   @ApiOperation({ summary: 'Create a rule: published on the rules topic (key = id)' })
   @ApiBody(RULE_BODY)
   @ApiResponse({ status: 201, description: 'the published document' })
@@ -114,7 +100,6 @@ export class RulesController {
 
   @Put('rules/:id')
   @RequireRole('editor')
-  @UseGuards(WriteThrottlerGuard)
   @ApiOperation({ summary: 'Publish a new version of a rule (the whole document)' })
   @ApiBody(RULE_BODY)
   @ApiResponse(ERROR_400)
@@ -136,7 +121,6 @@ export class RulesController {
 
   @Post('rules/:id/pause')
   @RequireRole('editor')
-  @UseGuards(WriteThrottlerGuard)
   @HttpCode(200)
   @ApiOperation({ summary: 'Publish the next version with status paused' })
   async pause(@Param('id') id: string, @Req() request: AuthenticatedRequest): Promise<Record<string, unknown>> {
@@ -145,7 +129,6 @@ export class RulesController {
 
   @Post('rules/:id/resume')
   @RequireRole('editor')
-  @UseGuards(WriteThrottlerGuard)
   @HttpCode(200)
   @ApiOperation({ summary: 'Publish the next version with status active' })
   async resume(@Param('id') id: string, @Req() request: AuthenticatedRequest): Promise<Record<string, unknown>> {
@@ -154,7 +137,6 @@ export class RulesController {
 
   @Delete('rules/:id')
   @RequireRole('editor')
-  @UseGuards(WriteThrottlerGuard)
   @ApiOperation({ summary: 'Delete a rule: a tombstone on the rules topic; engines drop it and its state' })
   async remove(@Param('id') id: string, @Req() request: AuthenticatedRequest): Promise<{ id: string; deleted: true }> {
     const current = this.store.get(id);

@@ -32,3 +32,26 @@ describe('loadEngineConfig', () => {
     expect(() => loadEngineConfig({})).toThrow(/KAFKA_BROKERS: must have required property 'KAFKA_BROKERS'/);
   });
 });
+
+describe('loadEngineConfig: the HTTP port', () => {
+  const base = { KAFKA_BROKERS: '127.0.0.1:9092' };
+
+  it('needs a token to listen beyond loopback, and never echoes it', () => {
+    expect(() => loadEngineConfig({ ...base, CEPHEUS_HTTP_HOST: '0.0.0.0' })).toThrow(
+      /CEPHEUS_HTTP_TOKEN: is required when CEPHEUS_HTTP_HOST \(got "0.0.0.0"\) is not a loopback address/,
+    );
+    expect(
+      loadEngineConfig({ ...base, CEPHEUS_HTTP_HOST: '0.0.0.0', CEPHEUS_HTTP_TOKEN: 'a-long-engine-token' }),
+    ).toMatchObject({ CEPHEUS_HTTP_TOKEN: 'a-long-engine-token' });
+    expect(loadEngineConfig({ ...base, CEPHEUS_HTTP_HOST: '127.0.0.1' }).CEPHEUS_HTTP_TOKEN).toBeUndefined();
+    const short = () => loadEngineConfig({ ...base, CEPHEUS_HTTP_TOKEN: 'shorty secret' });
+    expect(short).toThrow(/CEPHEUS_HTTP_TOKEN: must be 16\+ characters without spaces/);
+    expect(short).not.toThrow(/shorty/);
+  });
+
+  it('hides the password of a wrong REDIS_URL', () => {
+    const load = () => loadEngineConfig({ ...base, REDIS_URL: 'http://:hunter2-secret@redis:6379' });
+    expect(load).toThrow(/REDIS_URL \(got "http:\/\/:\*\*\*@redis:6379"\): must match pattern/);
+    expect(load).not.toThrow(/hunter2/);
+  });
+});

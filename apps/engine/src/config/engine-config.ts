@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { loadEnvConfig, SHARED_ENV_PROPERTIES, type EnvSchema } from '@cepheus/common';
+import { CepheusError, loadEnvConfig, SHARED_ENV_PROPERTIES, type EnvSchema } from '@cepheus/common';
 
 /** The engine's configuration, read from the environment (see docs/configuration.md). */
 export interface EngineConfig {
@@ -44,6 +44,11 @@ export interface EngineConfig {
   CEPHEUS_HTTP_PORT: number;
   /** Address /health and /metrics listen on. @defaultValue 127.0.0.1 */
   CEPHEUS_HTTP_HOST: string;
+  /**
+   * Bearer token `/instance` and `POST /savepoints` require (`/health`, `/metrics` stay open). Required when
+   * `CEPHEUS_HTTP_HOST` is not a loopback address. @defaultValue none
+   */
+  CEPHEUS_HTTP_TOKEN?: string;
   /** @defaultValue info */
   CEPHEUS_LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -72,6 +77,7 @@ const schema = {
     CEPHEUS_START_FROM_SAVEPOINT: { type: 'string', pattern: '^([A-Za-z0-9_-]+/)?[A-Za-z0-9_-]{1,64}$' },
     CEPHEUS_HTTP_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
     CEPHEUS_HTTP_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    CEPHEUS_HTTP_TOKEN: { type: 'string', pattern: '^\\S{16,}$' },
   },
   required: ['KAFKA_BROKERS'],
 } as const satisfies EnvSchema;
@@ -81,5 +87,22 @@ const schema = {
  * variable, what it holds and what it must be.
  */
 export function loadEngineConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
-  return loadEnvConfig<EngineConfig>(schema, env, { app: 'engine' });
+  const config = loadEnvConfig<EngineConfig>(schema, env, {
+    app: 'engine',
+    secrets: ['CEPHEUS_HTTP_TOKEN'],
+    patternHints: { CEPHEUS_HTTP_TOKEN: 'must be 16+ characters without spaces' },
+  });
+  // Open to the network, the port would let anyone take savepoints and read the rules in force.
+  if (!isLoopback(config.CEPHEUS_HTTP_HOST) && config.CEPHEUS_HTTP_TOKEN === undefined) {
+    throw new CepheusError(
+      'CONFIG_INVALID',
+      `invalid engine configuration:\n  CEPHEUS_HTTP_TOKEN: is required when CEPHEUS_HTTP_HOST (got ${JSON.stringify(config.CEPHEUS_HTTP_HOST)}) is not a loopback address: set a token of 16+ characters, or listen on 127.0.0.1`,
+    );
+  }
+  return config;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }

@@ -26,29 +26,59 @@ export interface EnsureTopicsOptions {
   names?: Partial<CepheusTopicNames>;
   /** Partitions of the events and alerts topics when they must be created. @defaultValue 4 */
   eventPartitions?: number;
-  /** @defaultValue 1 (a single local broker) */
+  /**
+   * Replicas of every created topic. Unset, the broker's `default.replication.factor` applies (kafkajs sends -1, which
+   * brokers from Kafka 2.4 on resolve, KIP-464). @defaultValue the broker's
+   */
   replicationFactor?: number;
+  /**
+   * `min.insync.replicas` of every created topic: with `acks=all` (the alerts writer's transactions), a write fails
+   * rather than succeed on fewer replicas. Unset, the broker's `min.insync.replicas` applies. @defaultValue the broker's
+   */
+  minInsyncReplicas?: number;
 }
 
 /** The settings each topic is created with when missing: the rules topic must be compacted with one partition. */
 export function topicConfigs(options: EnsureTopicsOptions = {}): ITopicConfig[] {
   const names = { ...DEFAULT_TOPIC_NAMES, ...options.names };
-  const replicationFactor = options.replicationFactor ?? 1;
+  const { replicationFactor, minInsyncReplicas } = options;
+  for (const [name, value] of [
+    ['replicationFactor', replicationFactor],
+    ['minInsyncReplicas', minInsyncReplicas],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new RangeError(`${name} must be a positive integer (or unset: the broker's default); got ${value}`);
+    }
+  }
+  if (replicationFactor !== undefined && minInsyncReplicas !== undefined && minInsyncReplicas > replicationFactor) {
+    throw new RangeError(
+      `minInsyncReplicas (${minInsyncReplicas}) above replicationFactor (${replicationFactor}) would refuse every write`,
+    );
+  }
   const partitions = options.eventPartitions ?? 4;
+  // Left out when unset, so that the broker's defaults apply.
+  const replication = replicationFactor === undefined ? {} : { replicationFactor };
+  const insync =
+    minInsyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }];
+  const topic = (
+    name: string,
+    numPartitions: number,
+    configEntries: ITopicConfig['configEntries'] = [],
+  ): ITopicConfig => ({
+    topic: name,
+    numPartitions,
+    ...replication,
+    ...(configEntries.length + insync.length > 0 ? { configEntries: [...configEntries, ...insync] } : {}),
+  });
   return [
-    { topic: names.events, numPartitions: partitions, replicationFactor },
-    {
-      topic: names.rules,
-      numPartitions: 1,
-      replicationFactor,
-      configEntries: [
-        { name: 'cleanup.policy', value: 'compact' },
-        { name: 'min.compaction.lag.ms', value: '0' },
-      ],
-    },
-    { topic: names.alerts, numPartitions: partitions, replicationFactor },
-    { topic: names.rulesStatus, numPartitions: 1, replicationFactor },
-    { topic: names.eventsDlq, numPartitions: 1, replicationFactor },
+    topic(names.events, partitions),
+    topic(names.rules, 1, [
+      { name: 'cleanup.policy', value: 'compact' },
+      { name: 'min.compaction.lag.ms', value: '0' },
+    ]),
+    topic(names.alerts, partitions),
+    topic(names.rulesStatus, 1),
+    topic(names.eventsDlq, 1),
   ];
 }
 
@@ -61,7 +91,21 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions = 
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.topic));
   if (missing.length > 0) {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    try {
+      await admin.createTopics({ topics: missing, waitForLeaders: true });
+    } catch (error) {
+      // kafkajs says only INVALID_REPLICATION_FACTOR per topic; say which setting and value to change.
+      const detail = (error as { errors?: Array<{ topic?: string; type?: string }> }).errors
+        ?.map((e) => `${e.topic}: ${e.type}`)
+        .join(', ');
+      const asked = `replication factor ${options.replicationFactor ?? "the broker's default"}, min.insync.replicas ${options.minInsyncReplicas ?? "the broker's default"}`;
+      throw new Error(
+        `creating topics ${missing.map((t) => t.topic).join(', ')} (${asked}) failed: ${detail ?? String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
   }
   const rules = wanted[1].topic;
   const metadata = await admin.fetchTopicMetadata({ topics: [rules] });

@@ -4,7 +4,7 @@ import { isCepheusError } from '@cepheus/common';
 import { EXTRA_OPERATORS } from '../condition/extra-operators';
 import { OperatorRegistry } from '../condition/operators';
 import { RULE_SCHEMA } from './rule-schema';
-import { parseRule, validateRule } from './validate-rule';
+import { MAX_RULE_DEPTH, parseRule, tooDeepAt, validateRule } from './validate-rule';
 
 const seq = (steps: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   id: 'r1',
@@ -288,5 +288,39 @@ describe('published schema', () => {
   it('docs/rule.schema.json is the schema the validator uses', () => {
     const published: unknown = JSON.parse(readFileSync(join(__dirname, '../../../../docs/rule.schema.json'), 'utf8'));
     expect(published).toEqual(JSON.parse(JSON.stringify(RULE_SCHEMA)));
+  });
+});
+
+describe('validateRule: nesting depth', () => {
+  const nested = (levels: number): Record<string, unknown> => {
+    let condition: Record<string, unknown> = eq('$.type', 'payment');
+    for (let i = 0; i < levels; i++) condition = { all: [condition] };
+    return seq([{ name: 'a', condition }]);
+  };
+
+  it('refuses a rule nested beyond the limit with one error naming the limit, without overflowing the stack', () => {
+    const result = validateRule(nested(100_000));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0].reason).toBe(`nests deeper than ${MAX_RULE_DEPTH} levels, the limit of a rule document`);
+    expect(result.errors[0].field).toMatch(/^\/sequence\/steps\/0\/condition(\/all\/0)+$/);
+    expect(() => parseRule(nested(100_000))).toThrow(/deeper than 64 levels/);
+  });
+
+  it('accepts the deepest rule within the limit and refuses one level more', () => {
+    // The document is level 1; sequence, steps, [0], condition: 5; each all/[0] pair adds two; the leaf one more.
+    let levels = 0;
+    while (tooDeepAt(nested(levels + 1), MAX_RULE_DEPTH) === undefined) levels++;
+    expect(validateRule(nested(levels)).ok).toBe(true);
+    const refused = validateRule(nested(levels + 1));
+    expect(refused.ok).toBe(false);
+    expect(tooDeepAt(nested(levels + 1), MAX_RULE_DEPTH + 2)).toBeUndefined();
+  });
+
+  it('escapes JSON Pointer segments in the reported field', () => {
+    expect(tooDeepAt({ 'a/b': { 'c~d': {} } }, 2)).toBe('/a~1b/c~0d');
+    expect(tooDeepAt([[1]], 2)).toBeUndefined();
+    expect(tooDeepAt([[[1]]], 2)).toBe('/0/0');
   });
 });

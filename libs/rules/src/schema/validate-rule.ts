@@ -117,10 +117,45 @@ function schemaErrors(errors: readonly ErrorObject[]): RuleValidationError[] {
 }
 
 /**
- * Validates a rule document: the JSON Schema first (every error, with JSON Pointers), then the semantic checks a
- * schema cannot make. Never throws.
+ * Deepest nesting of objects and arrays a rule may have (the document itself is level 1). A real rule needs about ten
+ * levels plus two per nested `all`/`any`; the limit exists because the schema check, the compiler and `JSON.stringify`
+ * all recurse, and a document thousands of levels deep would overflow their stack instead of being refused.
+ */
+export const MAX_RULE_DEPTH = 64;
+
+/**
+ * The JSON Pointer of the first object or array nested deeper than `limit`, or undefined. Iterative, so that measuring
+ * a hostile document cannot overflow the stack either.
+ */
+export function tooDeepAt(json: unknown, limit: number): string | undefined {
+  const stack: Array<{ value: unknown; depth: number; at: string }> = [{ value: json, depth: 1, at: '' }];
+  while (stack.length > 0) {
+    const { value, depth, at } = stack.pop() as { value: unknown; depth: number; at: string };
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > limit) return at;
+    const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, child] = entries[i];
+      if (child !== null && typeof child === 'object') {
+        stack.push({ value: child, depth: depth + 1, at: `${at}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}` });
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Validates a rule document: its nesting depth first ({@link MAX_RULE_DEPTH}), then the JSON Schema (every error,
+ * with JSON Pointers), then the semantic checks a schema cannot make. Never throws.
  */
 export function validateRule(json: unknown, registries: RuleRegistries = {}): RuleValidationResult {
+  const deep = tooDeepAt(json, MAX_RULE_DEPTH);
+  if (deep !== undefined) {
+    return {
+      ok: false,
+      errors: [{ field: deep, reason: `nests deeper than ${MAX_RULE_DEPTH} levels, the limit of a rule document` }],
+    };
+  }
   const validate = schemaValidator();
   if (!validate(json)) return { ok: false, errors: schemaErrors(validate.errors ?? []) };
   const rule = json as Rule;
