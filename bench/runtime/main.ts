@@ -10,6 +10,7 @@ import { RedisCheckpointStorage } from '@cepheus/redis';
 import { FileCheckpointStorage, JobRunner, type CheckpointStorage, type JsonValue } from '@cepheus/runtime';
 import Redis from 'ioredis';
 import { gaps, throughputJob, type ThroughputParams } from './jobs';
+import { paymentInputs, ruleJobRun } from './rule-job';
 
 // The worker threads load the jobs module the way this file was loaded: compiled (`npm run bench:runtime`) or tsx.
 const MODULE = join(__dirname, __filename.endsWith('.js') ? 'jobs.js' : 'jobs.ts');
@@ -18,7 +19,7 @@ const MODULE = join(__dirname, __filename.endsWith('.js') ? 'jobs.js' : 'jobs.ts
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1_000);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 4_000);
-/** `throughput` or `checkpoint` runs only that part (quicker iterations); anything else runs both. */
+/** `throughput`, `checkpoint` or `rulejob` runs only that part (quicker iterations); anything else runs all. */
 const PART = process.env.BENCH_PART ?? 'all';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -161,6 +162,29 @@ async function main(): Promise<void> {
     cpu1.push(a.cpuUs);
     cpu2.push(b.cpuUs);
     cpu2port.push(c.cpuUs);
+  }
+  if (PART === 'all' || PART === 'rulejob') {
+    const inputs = paymentInputs(Number(process.env.BENCH_RULE_JOB_PAYMENTS ?? 100_000), 4);
+    const one: { rate: number; cpuUs: number }[] = [];
+    const two: { rate: number; cpuUs: number }[] = [];
+    await ruleJobRun(inputs, 1); // warm-up of this thread's code
+    for (let i = 0; i < Math.min(RUNS, 3); i++) {
+      one.push(await ruleJobRun(inputs, 1));
+      two.push(await ruleJobRun(inputs, 2));
+    }
+    print('rule job (fraud rules) cpu time per event P=1', median(one.map((r) => r.cpuUs)), 'us', 2);
+    print('rule job (fraud rules) cpu time per event P=2 (all threads)', median(two.map((r) => r.cpuUs)), 'us', 2);
+    print('rule job (fraud rules) events per cpu second P=1', 1e6 / median(one.map((r) => r.cpuUs)), 'events/s');
+    print('rule job (fraud rules) events per cpu second P=2', 1e6 / median(two.map((r) => r.cpuUs)), 'events/s');
+    print('rule job (fraud rules) throughput P=1 (in thread)', median(one.map((r) => r.rate)), 'events/s');
+    print('rule job (fraud rules) throughput P=2 (worker threads)', median(two.map((r) => r.rate)), 'events/s');
+    print(
+      'rule job (fraud rules) ratio P2/P1',
+      median(two.map((r) => r.rate)) / median(one.map((r) => r.rate)),
+      'x',
+      2,
+    );
+    if (PART === 'rulejob') return;
   }
   if (PART !== 'throughput') {
     for (const backend of ['file', 'redis'] as const) {

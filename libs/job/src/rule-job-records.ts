@@ -57,3 +57,19 @@ export function deadLetterValue(value: Buffer | string | null): string | null {
     typeof value === 'string' ? value : value.toString('utf8', 0, Math.min(value.length, DEAD_LETTER_VALUE_CHARS * 4));
   return text.length > DEAD_LETTER_VALUE_CHARS ? text.slice(0, DEAD_LETTER_VALUE_CHARS) : text;
 }
+
+/** Interns rule-id lists read back from bytes: the evaluator caches its plans by list identity. */
+export class RuleIdLists {
+  readonly #lists = new Map<string, readonly string[]>();
+
+  of(joined: string): readonly string[] {
+    let list = this.#lists.get(joined);
+    if (list === undefined) {
+      // Lists come from the routing of the rules in force: few distinct ones, unless the rules churn for long.
+      if (this.#lists.size > 100_000) this.#lists.clear();
+      list = joined === '' ? [] : joined.split('\u0000');
+      this.#lists.set(joined, list);
+    }
+    return list;
+  }
+}

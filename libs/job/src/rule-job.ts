@@ -17,6 +17,7 @@ import {
 } from '@cepheus/runtime';
 import type { Alert, KeyState } from '@cepheus/rules';
 import { DecodingSource, type DecodedRecord, type RawEvent } from './decoding-source';
+import { KeyedRecordCodec } from './keyed-record-codec';
 import { RuleBook, type RuleBookOptions } from './rule-book';
 import {
   DEAD_LETTER_KEY,
@@ -26,6 +27,7 @@ import {
   type KeyedRecord,
   type RoutedEvent,
   type RuleJobOutput,
+  RuleIdLists,
 } from './rule-job-records';
 
 /** The rule documents in force, by rule id: the job's broadcast state (identical on every instance). */
@@ -94,7 +96,10 @@ export function buildRuleJob(
       (record: DecodedRecord, context) => route(record, books.of(context.getBroadcastState(RULES_STATE))),
       'route',
     )
-    .keyBy((record: KeyedRecord) => (record.kind === 'event' ? record.key : DEAD_LETTER_KEY), 'by-grouping-key')
+    .keyBy((record: KeyedRecord) => (record.kind === 'event' ? record.key : DEAD_LETTER_KEY), {
+      name: 'by-grouping-key',
+      codec: new KeyedRecordCodec(),
+    })
     .connect(rules)
     .process<RuleJobOutput>((runtime) => new RuleKeyProcessor(books, runtime), { name: 'evaluate' })
     .sinkTo(sinks.output, 'output');
@@ -161,6 +166,11 @@ interface KeyRecord {
   pending: PendingEvent[];
   /** The event time the key's state stands at: the last event or wake-up processed. */
   moment: number;
+  /**
+   * The earliest event-time timer registered for the key and not fired yet (Infinity: none): an event later than it
+   * needs no timer of its own, since the timer's call takes every event the watermark passed.
+   */
+  timer: number;
   /** The book whose rules wrote `state`: its evaluator encodes the state (sequence states need their rule's NFA). */
   book: RuleBook;
 }
@@ -174,6 +184,7 @@ const KEY_RECORD_FORMAT = 1;
  */
 class KeyRecordCodec implements StateCodec<KeyRecord> {
   #book: RuleBook | undefined;
+  readonly #ruleIds = new RuleIdLists();
 
   use(book: RuleBook): void {
     this.#book = book;
@@ -183,6 +194,7 @@ class KeyRecordCodec implements StateCodec<KeyRecord> {
     const w = new ByteWriter(256);
     w.u8(KEY_RECORD_FORMAT);
     w.f64(record.moment);
+    w.f64(record.timer);
     w.str(JSON.stringify(record.pending));
     record.book.evaluator.writeState(record.state, w);
     return w.take();
@@ -197,9 +209,13 @@ class KeyRecordCodec implements StateCodec<KeyRecord> {
       throw new CepheusError('STATE_RESTORE_FAILED', `rule key state format ${format} is not ${KEY_RECORD_FORMAT}`);
     }
     const moment = r.f64();
-    const pending = JSON.parse(r.str()) as PendingEvent[];
+    const timer = r.f64();
+    const pending = (JSON.parse(r.str()) as PendingEvent[]).map((e) => ({
+      ...e,
+      ruleIds: this.#ruleIds.of(e.ruleIds.join('\u0000')),
+    }));
     const state = book.evaluator.readState(bytes.subarray(r.position));
-    return { state, pending, moment, book };
+    return { state, pending, moment, timer, book };
   }
 }
 
@@ -267,7 +283,7 @@ export class RuleKeyProcessor implements Processor<KeyedRecord, RuleJobOutput, R
     }
     const book = this.#books.of(context.getBroadcastState(RULES_STATE));
     this.#codec.use(book);
-    const keyRecord = this.#keys.value() ?? { state: new Map(), pending: [], moment: -Infinity, book };
+    const keyRecord = this.#keys.value() ?? { state: new Map(), pending: [], moment: -Infinity, timer: Infinity, book };
     insertPending(keyRecord.pending, {
       ts: record.timestamp,
       id: record.id,
@@ -275,8 +291,11 @@ export class RuleKeyProcessor implements Processor<KeyedRecord, RuleJobOutput, R
       payload: record.payload,
       origin: record.origin,
     });
+    if (record.timestamp < keyRecord.timer) {
+      keyRecord.timer = record.timestamp;
+      context.timers.registerEventTimeTimer(record.timestamp);
+    }
     this.#keys.update(keyRecord);
-    context.timers.registerEventTimeTimer(record.timestamp);
   }
 
   onTimer(timestamp: number, context: TimerContext<RuleJobOutput>): void {
@@ -311,10 +330,11 @@ export class RuleKeyProcessor implements Processor<KeyedRecord, RuleJobOutput, R
       this.#keys.clear();
       return;
     }
-    this.#keys.update(record);
     const wake = evaluator.nextWakeUp(record.state);
     const due = Math.min(pending.length > 0 ? pending[0]!.ts : Infinity, wake ?? Infinity);
-    if (due !== Infinity) context.timers.registerEventTimeTimer(Math.max(due, timestamp + 1));
+    record.timer = due === Infinity ? Infinity : Math.max(due, timestamp + 1);
+    if (due !== Infinity) context.timers.registerEventTimeTimer(record.timer);
+    this.#keys.update(record);
   }
 
   #process(record: KeyRecord, key: string, event: PendingEvent, context: TimerContext<RuleJobOutput>): void {
