@@ -29,3 +29,7 @@ export type {
 export { WakeUpQueue } from './wake-up-queue';
 export { runRulesLocally } from './local-rule-runner';
 export type { LocalDeadLetter, LocalRunOptions, LocalRunResult } from './local-rule-runner';
+export { eventSourcePositions } from './positions';
+export { EMBEDDED_OUTPUT_NAME, embeddedRuleJob } from './embedded-job-module';
+export type { EmbeddedRuleJobParams } from './embedded-job-module';
+export { KeyedRecordCodec } from './keyed-record-codec';

@@ -30,3 +30,20 @@ export type {
 export { EventTimeGate } from './job/event-time-gate';
 export type { EventTimeGateState } from './job/event-time-gate';
 export { savepointJobId } from './job/kafka-rule-job';
+// Connectors of the streaming runtime (@cepheus/runtime): partitions as splits, the rules topic as the broadcast
+// source, and the two-phase-commit sink.
+export { KafkaPartitionReader, KafkaPartitionSource } from './runtime/kafka-partition-source';
+export type { KafkaPartitionSourceOptions, KafkaStartOffset } from './runtime/kafka-partition-source';
+export { KafkaRulesReader, KafkaRulesSource } from './runtime/kafka-rules-source';
+export type { KafkaRulesSourceOptions } from './runtime/kafka-rules-source';
+export { KafkaSinkWriter, KafkaTransactionalSink } from './runtime/kafka-transactional-sink';
+export type {
+  KafkaSinkOffsets,
+  KafkaSinkRecord,
+  KafkaTransactionalSinkOptions,
+  KafkaTransactionCommittable,
+} from './runtime/kafka-transactional-sink';
+export { parseSplit, splitName } from './runtime/partition-consumer';
+export type { ResumeOutcome } from './runtime/kafkajs-internals';
+export { KafkaCheckpointSink } from './runtime/kafka-checkpoint-sink';
+export type { KafkaCheckpointSinkOptions } from './runtime/kafka-checkpoint-sink';
