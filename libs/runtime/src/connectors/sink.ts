@@ -53,5 +53,9 @@ export interface Sink<T> {
    * positions (Kafka: the records and `sendOffsets` in one transaction) does it here. If it throws, the checkpoint is
    * given up and the job restarts from the one before; `recover` then sees that checkpoint's committables again.
    */
-  commitCheckpoint?(checkpointId: number, committables: readonly JsonValue[], sources: CheckpointSources): Promise<void>;
+  commitCheckpoint?(
+    checkpointId: number,
+    committables: readonly JsonValue[],
+    sources: CheckpointSources,
+  ): Promise<void>;
 }
