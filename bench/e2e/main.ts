@@ -15,6 +15,11 @@
  * measure; a longer warm-up measures a larger state, since every second touches ~10% of the 100k cards anew).
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { RedisCheckpointStorage } from '@cepheus/redis';
+import { JobRunner, type JsonValue } from '@cepheus/runtime';
+import Redis from 'ioredis';
+import type { KafkaRuleJobParams } from '../../apps/engine/src/job/kafka-rule-job-module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { spawnEngine, type EngineProcess } from '../support/engine-process';
@@ -175,6 +180,83 @@ async function engineRun(
     }
   } finally {
     await Promise.all(running.map((e) => e.stop()));
+    await removeJobState(redisUrl, jobId);
+  }
+}
+
+/** The engine's job module, loaded by every worker thread the way this file was loaded (compiled, or tsx). */
+const RULE_JOB_MODULE = join(
+  __dirname,
+  '../../apps/engine/src/job',
+  __filename.endsWith('.js') ? 'kafka-rule-job-module.js' : 'kafka-rule-job-module.ts',
+);
+
+/**
+ * The rule job graph on the runtime (`kafkaRuleJob`: partition source, keyBy shuffle between worker-thread
+ * instances, one transaction per checkpoint), in this process: from start to the moment the consumer group's
+ * committed offsets cover every event, so the last checkpoint's transaction is inside the figure.
+ */
+async function ruleJobRun(
+  kafka: Kafka,
+  brokers: string,
+  redisUrl: string,
+  topics: Record<string, string>,
+  parallelism: number,
+  count: number,
+): Promise<{ rate: number; cpuUs: number }> {
+  const jobId = `bench-rj-${randomUUID().slice(0, 8)}`;
+  const outTopics = {
+    events: topics.events,
+    rules: topics.rules,
+    alerts: `${topics.events}.rj-alerts`,
+    eventsDlq: `${topics.events}.rj-dlq`,
+    rulesStatus: `${topics.events}.rj-status`,
+  };
+  await createTopics(kafka, [
+    { topic: outTopics.alerts },
+    { topic: outTopics.eventsDlq },
+    { topic: outTopics.rulesStatus },
+  ]);
+  const params: KafkaRuleJobParams = {
+    brokers: brokers.split(','),
+    clientId: jobId,
+    instanceId: jobId,
+    topics: outTopics,
+    consumerGroupId: jobId,
+    transactionalId: `${jobId}-committer`,
+    guarantee: 'exactly-once',
+    options: { jobName: jobId },
+  };
+  const redis = new Redis(redisUrl);
+  const runner = new JobRunner(
+    { module: RULE_JOB_MODULE, exportName: 'kafkaRuleJob', params: params as unknown as JsonValue },
+    {
+      parallelism,
+      threads: parallelism > 1,
+      storage: new RedisCheckpointStorage(redis, { keyPrefix: jobId }),
+      checkpointIntervalMs: CHECKPOINT_MS,
+    },
+  );
+  const admin = kafka.admin();
+  await admin.connect();
+  const started = performance.now();
+  const cpu0 = process.cpuUsage();
+  try {
+    await runner.start();
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`the rule job did not commit ${count} events within 10 minutes`);
+      const offsets = await admin.fetchOffsets({ groupId: jobId, topics: [topics.events] });
+      const committed = (offsets[0]?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+      if (committed >= count) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const cpu = process.cpuUsage(cpu0);
+    return { rate: (count / (performance.now() - started)) * 1000, cpuUs: (cpu.user + cpu.system) / count };
+  } finally {
+    await runner.cancel();
+    await admin.disconnect();
+    redis.disconnect();
     await removeJobState(redisUrl, jobId);
   }
 }
@@ -371,6 +453,18 @@ async function main(): Promise<void> {
       await aloLatency();
       return;
     }
+    if (process.env.BENCH_E2E_ONLY === 'rulejob') {
+      const raw = await rawPipe(kafka, topics.events, topics.raw, EVENTS);
+      const p1 = await ruleJobRun(kafka, brokers, redisUrl, topics, 1, EVENTS);
+      const p2 = await ruleJobRun(kafka, brokers, redisUrl, topics, 2, EVENTS);
+      figure('raw_pipe_eos_events_per_s', raw, 'events/s');
+      figure('rule_job_p1_eos_events_per_s', p1.rate, 'events/s');
+      figure('rule_job_p1_cpu_us_per_event', p1.cpuUs, 'us');
+      figure('rule_job_p2_eos_events_per_s', p2.rate, 'events/s');
+      figure('rule_job_p2_cpu_us_per_event', p2.cpuUs, 'us');
+      figure('rule_job_p2_vs_raw_pipe_ratio', p2.rate / raw, 'x');
+      return;
+    }
     if (process.env.BENCH_E2E_ONLY === 'engine') {
       figure('engine_1proc_eos_events_per_s', await engineRun(kafka, brokers, redisUrl, topics, 1, EVENTS), 'events/s');
       return;
@@ -378,15 +472,24 @@ async function main(): Promise<void> {
     const raw: number[] = [];
     const one: number[] = [];
     const two: number[] = [];
+    const job1: { rate: number; cpuUs: number }[] = [];
+    const job2: { rate: number; cpuUs: number }[] = [];
     for (let run = 0; run < RUNS; run++) {
       raw.push(await rawPipe(kafka, topics.events, topics.raw, EVENTS));
       one.push(await engineRun(kafka, brokers, redisUrl, topics, 1, EVENTS));
       two.push(await engineRun(kafka, brokers, redisUrl, topics, 2, EVENTS));
+      job1.push(await ruleJobRun(kafka, brokers, redisUrl, topics, 1, EVENTS));
+      job2.push(await ruleJobRun(kafka, brokers, redisUrl, topics, 2, EVENTS));
     }
     figure('raw_pipe_eos_events_per_s', median(raw), 'events/s');
     figure('engine_1proc_eos_events_per_s', median(one), 'events/s');
     figure('engine_2proc_eos_events_per_s', median(two), 'events/s');
     figure('engine_2proc_vs_raw_pipe_ratio', median(two) / median(raw), 'x');
+    figure('rule_job_p1_eos_events_per_s', median(job1.map((r) => r.rate)), 'events/s');
+    figure('rule_job_p1_cpu_us_per_event', median(job1.map((r) => r.cpuUs)), 'us');
+    figure('rule_job_p2_eos_events_per_s', median(job2.map((r) => r.rate)), 'events/s');
+    figure('rule_job_p2_cpu_us_per_event', median(job2.map((r) => r.cpuUs)), 'us');
+    figure('rule_job_p2_vs_raw_pipe_ratio', median(job2.map((r) => r.rate)) / median(raw), 'x');
 
     figure('latency_eos_p99_over_checkpoint_interval', (await eosLatency()) / 500, 'x');
     await aloLatency();

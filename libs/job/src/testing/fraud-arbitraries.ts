@@ -3,7 +3,14 @@
  * timestamps tie often, aggregate rule sets tuned to fire often, and a bounded disorder of a stream.
  */
 import fc from 'fast-check';
-import type { AggregateRule, ConditionNode, LeafCondition, Severity, TopLevelCondition } from '@cepheus/rules';
+import {
+  seededRandom,
+  type AggregateRule,
+  type ConditionNode,
+  type LeafCondition,
+  type Severity,
+  type TopLevelCondition,
+} from '@cepheus/rules';
 
 /** A card payment. A type alias, not an interface, so that it is a `Record<string, unknown>` for the reference. */
 export type Payment = {
@@ -236,18 +243,6 @@ export function aggregateRuleSet(options: AggregateRuleSetOptions = {}): fc.Arbi
     })
     .chain((extra) => fc.tuple(...[...fixed, ...extra].map((grouping) => aggregateRule(grouping, spanMs))))
     .map((rules) => rules.map((rule, index): AggregateRule => ({ id: `agg-${index}`, ...rule })));
-}
-
-/** mulberry32: a small seeded generator, so that a disorder is the same on every run and machine. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
