@@ -56,4 +56,23 @@ describe('EventDecoder', () => {
     const result = decoder.decode(message(JSON.stringify({ timestamp: 5 }), null));
     expect(!result.ok && result.reason).toBe('MISSING_KEY');
   });
+
+  it('refuses deep nesting at once, without recursion, however deep', () => {
+    const deep = `{"timestamp":1,"id":null,"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const result = new EventDecoder({ maxBytes: 1 << 20 }).decode(message(deep));
+    expect(!result.ok && result.reason).toBe('TOO_DEEP');
+    const ok = new EventDecoder({ maxDepth: 3 }).decode(message(JSON.stringify({ timestamp: 1, a: { b: [1] } })));
+    expect(ok.ok).toBe(true);
+    const over = new EventDecoder({ maxDepth: 3 }).decode(message(JSON.stringify({ timestamp: 1, a: { b: [[1]] } })));
+    expect(!over.ok && over.reason).toBe('TOO_DEEP');
+  });
+
+  it('refuses an event further ahead of processing time than the allowed skew', () => {
+    const now = Date.UTC(2026, 11, 7);
+    const d = new EventDecoder({ now: () => now, maxFutureSkewMs: 60_000 });
+    expect(d.decode(message(JSON.stringify({ timestamp: now + 60_000 }))).ok).toBe(true);
+    const far = d.decode(message(JSON.stringify({ timestamp: '2099-01-01T00:00:00Z' })));
+    expect(!far.ok && far.reason).toBe('FUTURE_EVENT');
+    expect(!far.ok && far.message).toContain('2099-01-01');
+  });
 });

@@ -1,5 +1,6 @@
 /** Why an event could not be read. Each reason has its own DLQ counter. */
-export type DecodeFailureReason = 'NOT_JSON' | 'NOT_AN_OBJECT' | 'MISSING_KEY' | 'MISSING_TIMESTAMP' | 'TOO_LARGE';
+export type DecodeFailureReason =
+  'NOT_JSON' | 'NOT_AN_OBJECT' | 'MISSING_KEY' | 'MISSING_TIMESTAMP' | 'TOO_LARGE' | 'TOO_DEEP' | 'FUTURE_EVENT';
 
 /** An event read off the events topic, with where it came from. */
 export interface DecodedEvent {
@@ -25,6 +26,19 @@ export interface EventDecoderOptions {
   keyField?: string;
   /** Largest accepted message value in bytes. @defaultValue 1 MiB */
   maxBytes?: number;
+  /**
+   * Deepest nesting of objects and arrays accepted in an event: deeper ones are refused at once rather than left to
+   * overflow the stack of whatever walks them later (an id hash, a snapshot). @defaultValue 64
+   */
+  maxDepth?: number;
+  /**
+   * How far ahead of processing time an event's time may be. A later one (a clock set to 2099) would move its
+   * partition's watermark so far that every later event counted as late and pending deadlines fired early: it goes
+   * to the dead letters as FUTURE_EVENT and moves nothing. @defaultValue 1 day
+   */
+  maxFutureSkewMs?: number;
+  /** Processing time, for `maxFutureSkewMs`. @defaultValue Date.now */
+  now?: () => number;
 }
 
 export interface RawMessage {
@@ -41,12 +55,18 @@ export class EventDecoder {
   private readonly idField: string;
   private readonly keyField: string;
   private readonly maxBytes: number;
+  private readonly maxDepth: number;
+  private readonly maxFutureSkewMs: number;
+  private readonly now: () => number;
 
   constructor(options: EventDecoderOptions = {}) {
     this.timestampField = options.timestampField ?? 'timestamp';
     this.idField = options.idField ?? 'id';
     this.keyField = options.keyField ?? 'key';
     this.maxBytes = options.maxBytes ?? 1024 * 1024;
+    this.maxDepth = options.maxDepth ?? 64;
+    this.maxFutureSkewMs = options.maxFutureSkewMs ?? 24 * 3600_000;
+    this.now = options.now ?? Date.now;
   }
 
   decode(message: RawMessage): DecodeResult {
@@ -62,6 +82,9 @@ export class EventDecoder {
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       return { ok: false, reason: 'NOT_AN_OBJECT', message: 'value must be a JSON object' };
+    }
+    if (deeperThan(parsed, this.maxDepth)) {
+      return { ok: false, reason: 'TOO_DEEP', message: `the event nests deeper than ${this.maxDepth} levels` };
     }
     const payload = parsed as Record<string, unknown>;
     const key = message.key?.toString('utf8') || stringField(payload[this.keyField]);
@@ -80,9 +103,31 @@ export class EventDecoder {
         message: `field "${this.timestampField}" must be epoch milliseconds or an ISO-8601 date`,
       };
     }
+    const ahead = timestamp - this.now();
+    if (ahead > this.maxFutureSkewMs) {
+      return {
+        ok: false,
+        reason: 'FUTURE_EVENT',
+        message: `event time ${new Date(timestamp).toISOString()} is ${ahead} ms ahead of processing time (limit ${this.maxFutureSkewMs} ms)`,
+      };
+    }
     const id = stringField(payload[this.idField]) ?? `${message.topic}/${message.partition}/${message.offset}`;
     return { ok: true, event: { id, key, timestamp, payload, partition: message.partition, offset: message.offset } };
   }
+}
+
+/** Whether objects and arrays nest deeper than `limit` levels, found without recursion (the input may be hostile). */
+function deeperThan(root: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value as object)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function stringField(value: unknown): string | undefined {

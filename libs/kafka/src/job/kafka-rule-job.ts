@@ -288,7 +288,16 @@ export class KafkaRuleJob<S> {
     this.counters = {
       eventsIn: 0,
       alertsOut: 0,
-      dlq: { NOT_JSON: 0, NOT_AN_OBJECT: 0, MISSING_KEY: 0, MISSING_TIMESTAMP: 0, TOO_LARGE: 0, LATE_EVENT: 0 },
+      dlq: {
+        NOT_JSON: 0,
+        NOT_AN_OBJECT: 0,
+        MISSING_KEY: 0,
+        MISSING_TIMESTAMP: 0,
+        TOO_LARGE: 0,
+        TOO_DEEP: 0,
+        FUTURE_EVENT: 0,
+        LATE_EVENT: 0,
+      },
       checkpoints: 0,
       checkpointFailures: 0,
       lastCheckpointMs: 0,
@@ -653,8 +662,9 @@ export class KafkaRuleJob<S> {
         reason,
         message: detail,
         source: { topic: message.topic, partition: message.partition, offset: message.offset },
-        key: message.key?.toString('utf8') ?? null,
-        value: message.value?.toString('utf8') ?? null,
+        key: message.key?.toString('utf8', 0, 1024) ?? null,
+        // Cut, so that the dead letter always fits the topic's message limit: source says where the whole one is.
+        value: cutText(message.value),
       }),
       headers: { 'cepheus-dlq-reason': reason },
     });
@@ -1096,3 +1106,12 @@ function assertSavepointId(savepointId: string): void {
 }
 
 const silentLogger: JobLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Longest value text a dead letter carries (the original stays findable by topic, partition and offset). */
+const DEAD_LETTER_VALUE_CHARS = 16 * 1024;
+
+function cutText(value: Buffer | null): string | null {
+  if (value === null) return null;
+  const text = value.toString('utf8', 0, Math.min(value.length, DEAD_LETTER_VALUE_CHARS * 4));
+  return text.length > DEAD_LETTER_VALUE_CHARS ? text.slice(0, DEAD_LETTER_VALUE_CHARS) : text;
+}
