@@ -61,20 +61,22 @@ export class AlertsService implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     const topic = this.config.CEPHEUS_ALERTS_TOPIC;
     await this.infra.ensureTopic('alerts');
-    const offsets = await this.infra.admin.fetchTopicOffsets(topic);
+    const offsets = await whileRetriable(() => this.infra.admin.fetchTopicOffsets(topic));
     const keep = this.config.CEPHEUS_API_RECENT_ALERTS;
     const groupId = `cepheus-api-alerts-${randomUUID()}`;
     // The starting offsets are committed for the fresh group before it starts, rather than sought after `run`: a seek
     // made while kafkajs restarts a consumer that failed to join (a busy broker) throws "consumer group was not
     // initialized" and stopped the API's start.
-    await this.infra.admin.setOffsets({
-      groupId,
-      topic,
-      partitions: offsets.map(({ partition, low, high }) => ({
-        partition,
-        offset: String(Math.max(Number(low), Number(high) - keep)),
-      })),
-    });
+    await whileRetriable(() =>
+      this.infra.admin.setOffsets({
+        groupId,
+        topic,
+        partitions: offsets.map(({ partition, low, high }) => ({
+          partition,
+          offset: String(Math.max(Number(low), Number(high) - keep)),
+        })),
+      }),
+    );
     this.consumer = this.infra.kafka.consumer({ groupId, readUncommitted: false });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic, fromBeginning: true });
@@ -124,5 +126,21 @@ export class AlertsService implements OnModuleInit, OnApplicationShutdown {
       if (matchesFilter(this.recent[i], filter)) out.push(this.recent[i]);
     }
     return out;
+  }
+}
+
+/**
+ * Retries a Kafka call that fails with a retriable error (a topic just created whose leader is not known everywhere
+ * yet answers NOT_LEADER_OR_FOLLOWER for a moment), for up to about 30 s; any other error is thrown at once.
+ */
+async function whileRetriable<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await call();
+    } catch (error) {
+      if ((error as { retriable?: unknown }).retriable !== true || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 }
