@@ -14,11 +14,16 @@
  * checkpoint snapshots per key, taken at half and at the end of the stream (flat when the window slides); idle
  * (key, pattern) pairs store nothing, as `NFA.isIdle` allows. The headline figure, printed last, is scenario 1 with
  * one key (the 10,000-key figure is printed just before it).
+ *
+ * Flink column (optional, `BENCH_FLINK=0` turns it off): when Java and Maven are present, scenarios 1 and 2 also run
+ * through Apache Flink CEP 1.20.3 (bench/cep/flink.ts) on the first 300,000 events of the same streams, and the
+ * ratio `cepheus / flink` of events per second is printed next to each.
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { NFA, NfaGroup, Pattern } from '@cepheus/cep';
 import type { NfaGroupState, NfaOptions, NfaState } from '@cepheus/cep';
+import { flinkAvailable, runFlinkWorkloads, type FlinkBenchEvent, type FlinkBenchPattern } from './flink';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -359,11 +364,73 @@ function benchIdle(): void {
   console.log(`scenario3_idle_fast_path_per_event_and_pattern: ${median(ns).toFixed(1)} ns`);
 }
 
+/** The same workload for Flink: events by type letter, keys and timestamps as the bench streams them. */
+function flinkEvents<E>(stream: Stream<E>, n: number, type: (e: E) => string): FlinkBenchEvent[] {
+  const out: FlinkBenchEvent[] = [];
+  for (let i = 0; i < Math.min(n, stream.events.length); i++) {
+    out.push({ id: i, key: `k${stream.keys[i]}`, ts: i, t: type(stream.events[i]), v: 0 });
+  }
+  return out;
+}
+
+const step = (name: string, contiguity: string, type: string, quantifier = 'one'): Record<string, unknown> => ({
+  kind: 'step',
+  name,
+  contiguity,
+  where: { kind: 'type', types: [type] },
+  quantifier: { kind: quantifier },
+});
+
+/** Scenarios 1 and 2 through Flink CEP, printed with the ratio to the figures measured above. */
+function benchFlink(keys: readonly number[], measured: Map<string, number>): void {
+  if (process.env.BENCH_FLINK === '0') return;
+  if (!flinkAvailable()) {
+    console.log('# flink column skipped: java, javac or mvn not found');
+    return;
+  }
+  const n = 300_000;
+  const workloads: { name: string; pattern: FlinkBenchPattern; events: FlinkBenchEvent[] }[] = [];
+  for (const k of keys) {
+    const label = k === 1 ? '1key' : `${k / 1000}k_keys`;
+    const within = (perKey: number) => ({ ms: windowFor(k, perKey), type: 'FIRST_AND_LAST' });
+    workloads.push({
+      name: `${squareTriangle.name}_${label}`,
+      pattern: {
+        elements: [step('square', 'strict', 's'), step('triangle', 'strict', 't')],
+        skip: { kind: 'noSkip' },
+        within: within(20),
+      },
+      events: flinkEvents(makeStream(squareTriangle.events, k, squareTriangle.make), n, (e) => e.shape[0]),
+    });
+    workloads.push({
+      name: `${branching.name}_${label}`,
+      pattern: {
+        elements: [step('a', 'strict', 'a'), step('b', 'any', 'b', 'oneOrMore'), step('c', 'relaxed', 'c')],
+        skip: { kind: 'noSkip' },
+        within: within(12),
+      },
+      events: flinkEvents(makeStream(branching.events, k, branching.make), n, (e) => e.k),
+    });
+  }
+  const flink = runFlinkWorkloads(workloads);
+  for (const w of workloads) {
+    const f = flink.get(w.name);
+    const ours = measured.get(w.name);
+    if (f === undefined || ours === undefined) continue;
+    console.log(`${w.name}_flink_events_per_s: ${fmt(f.eventsPerSecond)} events/s`);
+    console.log(`${w.name}_ratio_to_flink: ${fmt(ours / f.eventsPerSecond)} x`);
+  }
+}
+
 function main(): void {
   console.log(`# cep benchmark: node ${process.version}, medians of ${RUNS} runs, timestamps 1 ms apart`);
+  const measured = new Map<string, number>();
+  const label = (s: Scenario<unknown> | Scenario<Shape> | Scenario<Letter>, k: number): string =>
+    `${s.name}_${k === 1 ? '1key' : `${k / 1000}k_keys`}`;
   const only = process.env.BENCH_ONLY;
   const keys = process.env.BENCH_KEYS === undefined ? [1, 10_000] : [Number(process.env.BENCH_KEYS)];
-  if (only === undefined || only === '2') for (const k of keys) bench(branching, k);
+  if (only === undefined || only === '2')
+    for (const k of keys) measured.set(label(branching, k), bench(branching, k).eps);
   if (only === undefined || only === '3') {
     benchIdle();
     for (const k of keys) {
@@ -375,12 +442,18 @@ function main(): void {
       );
     }
   }
-  if (only === '2' || only === '3') return;
+  if (only === '3') return;
+  if (only === '2') {
+    benchFlink(keys, measured);
+    return;
+  }
   let oneKey = { eps: NaN };
   for (const k of keys) {
     const r = bench(squareTriangle, k);
+    measured.set(label(squareTriangle, k), r.eps);
     if (k === 1) oneKey = r;
   }
+  benchFlink(keys, measured);
   // The headline is one key on one core, the setting of the 500,000 events/s target; 10,000 keys is printed above.
   console.log(`headline_scenario1_1key_events_per_s: ${fmt(oneKey.eps)} events/s`);
 }

@@ -19,4 +19,4 @@ export type { NfaSnapshot, NfaState } from './nfa/nfa-state';
 export { CONTIGUITY_CODE } from './pattern/condition';
 export type { Condition, ConditionContext, Contiguity } from './pattern/condition';
 export { Pattern } from './pattern/pattern';
-export type { PatternElement, PatternElementKind, QuantifierSpec } from './pattern/pattern';
+export type { PatternElement, PatternElementKind, QuantifierSpec, WithinType } from './pattern/pattern';

@@ -1,3 +1,4 @@
+import { CepheusError } from '@cepheus/common';
 /** The five after-match skip strategies of Flink CEP (and of SQL's `AFTER MATCH SKIP`). */
 export type AfterMatchSkipKind = 'noSkip' | 'skipToNext' | 'skipPastLastEvent' | 'skipToFirst' | 'skipToLast';
 
@@ -6,8 +7,8 @@ export type AfterMatchSkipKind = 'noSkip' | 'skipToNext' | 'skipPastLastEvent' |
  * `nfa/aftermatch/AfterMatchSkipStrategy.java`: a strategy reduces a match to a pruning bound, and every partial
  * (or completed but not yet emitted) match that started before the bound is discarded.
  *
- * Unlike Flink, a skip-to strategy whose step has no event in the match prunes nothing (Flink's default too; Flink's
- * optional `throwExceptionOnMiss` is not offered because a rule engine must not fail on data).
+ * A skip-to strategy whose step has no event in the match prunes nothing (Flink's default), unless
+ * `throwExceptionOnMiss()` was called: then such a match makes `process`/`advanceTime` throw, as Flink fails the job.
  */
 export class AfterMatchSkipStrategy {
   private constructor(
@@ -15,6 +16,8 @@ export class AfterMatchSkipStrategy {
     readonly kind: AfterMatchSkipKind,
     /** The step named by `skipToFirst` / `skipToLast`. */
     readonly patternName: string | undefined,
+    /** Set by `throwExceptionOnMiss()`: a match without an event of the skip-to step throws. */
+    readonly throwsOnMiss = false,
   ) {}
 
   /** Every match is emitted; nothing is discarded. */
@@ -42,6 +45,19 @@ export class AfterMatchSkipStrategy {
     return new AfterMatchSkipStrategy('skipToLast', name);
   }
 
+  /**
+   * Makes a `skipToFirst`/`skipToLast` strategy throw when a match has no event of its step (Flink's
+   * `SkipToElementStrategy#throwExceptionOnMiss`), instead of pruning nothing. The error (`CepheusError`, code
+   * `JOB_FAILED`, `details.reason` `CEP_SKIP_TARGET_MISSING`) comes out of the `process` or `advanceTime` call that
+   * emits the match; the match is not emitted and the key's state must be discarded (Flink fails the job).
+   */
+  throwExceptionOnMiss(): AfterMatchSkipStrategy {
+    if (this.kind !== 'skipToFirst' && this.kind !== 'skipToLast') {
+      throw new CepheusError('CEP_MALFORMED_PATTERN', `throwExceptionOnMiss() applies to skipToFirst/skipToLast only.`);
+    }
+    return new AfterMatchSkipStrategy(this.kind, this.patternName, true);
+  }
+
   /** True for every strategy but `noSkip`: only those need matches emitted in order of their first event. */
   get prunes(): boolean {
     return this.kind !== 'noSkip';
@@ -60,19 +76,32 @@ export class AfterMatchSkipStrategy {
         return seqs[0] + 1;
       case 'skipPastLastEvent':
         return seqs[seqs.length - 1] + 1;
-      case 'skipToFirst': {
-        const i = names.indexOf(this.patternName as string);
-        return i < 0 ? Number.NEGATIVE_INFINITY : seqs[i];
-      }
+      case 'skipToFirst':
       case 'skipToLast': {
-        const i = names.lastIndexOf(this.patternName as string);
-        return i < 0 ? Number.NEGATIVE_INFINITY : seqs[i];
+        const name = this.patternName as string;
+        const i = this.kind === 'skipToFirst' ? names.indexOf(name) : names.lastIndexOf(name);
+        if (i >= 0) {
+          // Flink refuses too, with throwExceptionOnMiss: skipping to the match's own first event would find it again.
+          if (this.throwsOnMiss && seqs[i] === seqs[0]) {
+            throw new CepheusError('JOB_FAILED', `Could not skip to ${name}: it is the first event of the match.`, {
+              details: { reason: 'CEP_SKIP_TO_FIRST_EVENT', strategy: this.toString() },
+            });
+          }
+          return seqs[i];
+        }
+        if (this.throwsOnMiss) {
+          throw new CepheusError('JOB_FAILED', `Could not skip to ${name}: the match has no event of that step.`, {
+            details: { reason: 'CEP_SKIP_TARGET_MISSING', strategy: this.toString() },
+          });
+        }
+        return Number.NEGATIVE_INFINITY;
       }
     }
   }
 
   /** A readable form for logs and error messages. */
   toString(): string {
-    return this.patternName === undefined ? this.kind : `${this.kind}(${this.patternName})`;
+    if (this.patternName === undefined) return this.kind;
+    return `${this.kind}(${this.patternName})${this.throwsOnMiss ? '.throwExceptionOnMiss()' : ''}`;
   }
 }

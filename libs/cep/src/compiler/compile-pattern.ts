@@ -31,7 +31,12 @@ interface MutableStep<E> {
   skippable: boolean;
   inner: Code;
   greedy: boolean;
+  gap: number;
   notNext: Condition<E>[];
+  /** The notNext right after this step when it is not the pattern's last element. */
+  middleNotNext: Condition<E>[];
+  /** Steps or groups come after it in its sequence (an end reached directly passed over an optional group). */
+  followed: boolean;
   notFollowedBy: Condition<E>[];
   succ: EdgeSet;
 }
@@ -61,10 +66,30 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
   const seen = new Set<string>();
   validateSequence(elements, true, names, seen);
   const skip = options.skip ?? pattern.getSkipStrategy() ?? AfterMatchSkipStrategy.noSkip();
-  if (skip.patternName !== undefined && !names.includes(skip.patternName)) {
-    throw malformed(`The skip strategy ${skip.toString()} names no step of the pattern.`);
+  // As Flink's NFACompiler, the target must be a step of the sequence itself, not one inside a group.
+  const topNames = elements.filter((e) => e.kind === 'step').map((e) => e.name as string);
+  if (skip.patternName !== undefined && !topNames.includes(skip.patternName)) {
+    const where = names.includes(skip.patternName) ? ' outside a group' : '';
+    throw malformed(`The skip strategy ${skip.toString()} names no step of the pattern${where}.`);
   }
   const window = pattern.getWindow();
+  const hasGap = (els: readonly PatternElement<E>[]): boolean =>
+    els.some((el) => el.gap !== undefined || (el.elements !== undefined && hasGap(el.elements)));
+  if (hasGap(elements) && elements.some((el) => el.kind === 'group')) {
+    // Where a partial match waits around a group's states in Flink, and so which gap limit applies, is not what
+    // this compiler's unrolled groups give; refused rather than answered differently.
+    throw malformed(`within(ms, 'previousAndCurrent') is not supported in a pattern with a group.`);
+  }
+  if (window !== undefined) {
+    const gaps = elements.flatMap(function gapsOf(el): number[] {
+      return [...(el.gap === undefined ? [] : [el.gap]), ...(el.elements ?? []).flatMap(gapsOf)];
+    });
+    if (gaps.some((g) => g > window)) {
+      throw malformed(
+        `A previousAndCurrent window cannot be larger than the firstAndLast window (${window} ms), as in Flink.`,
+      );
+    }
+  }
 
   const steps: MutableStep<E>[] = [];
   const FINAL = -1;
@@ -76,7 +101,7 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
   if (last.kind === 'notNext' || last.kind === 'notFollowedBy') {
     tail = last;
     body = elements.slice(0, -1);
-    if (last.kind === 'notFollowedBy' && window === undefined) {
+    if (last.kind === 'notFollowedBy' && window === undefined && last.gap === undefined) {
       throw malformed(`A pattern cannot end with notFollowedBy (${last.name}) unless it has within().`);
     }
   }
@@ -91,7 +116,8 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
       const after = elems[i + 1];
       const not =
         after !== undefined && (after.kind === 'notNext' || after.kind === 'notFollowedBy') ? after : undefined;
-      f = el.kind === 'group' ? buildGroup(el, f, cont, head) : buildStep(el, f, cont, head, not);
+      const followed = elems.slice(i + 1).some((x) => x.kind === 'step' || x.kind === 'group');
+      f = el.kind === 'group' ? buildGroup(el, f, cont, head) : buildStep(el, f, cont, head, not, followed);
     }
     return f;
   };
@@ -102,6 +128,7 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
     cont: Code,
     head: boolean,
     not: PatternElement<E> | undefined,
+    followed: boolean,
   ): EdgeSet => {
     const q = el.quantifier;
     const index = steps.length;
@@ -114,7 +141,10 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
       skippable: q.optional,
       inner: CONTIGUITY_CODE[q.inner],
       greedy: q.greedy,
+      gap: el.gap ?? Infinity,
       notNext: not?.kind === 'notNext' ? [not.condition] : [],
+      middleNotNext: not?.kind === 'notNext' ? [not.condition] : [],
+      followed,
       notFollowedBy: not?.kind === 'notFollowedBy' ? [not.condition] : [],
       succ: follow,
     });
@@ -174,34 +204,53 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
 
   const final = steps.length;
   const succs = steps.map((s) => dedupe(flatten(s.succ, new Set()).map((e) => toEdge(e, final))));
-  const closure = (edges: readonly CompiledEdge[]): { proceed: CompiledEdge[]; reachesFinal: boolean } => {
+  // Greedy, as Flink's NFACompiler#updateWithGreedyCondition: every way out of the state right after a greedy loop
+  // (or a greedy times(from, to) with from < to) also requires that the loop's condition rejects the event.
+  // With `until`, an event that satisfies it leads into an unguarded copy of that state instead.
+  const guardOf = steps.map((s): Condition<E> => {
+    const { condition, until } = s;
+    return until === undefined ? condition : (e, ctx) => condition(e, ctx) && !until(e, ctx);
+  });
+  const greedyAt = (k: number): boolean => steps[k].greedy && steps[k].min !== steps[k].max;
+  const guards: Condition<E>[][] = steps.map(() => []);
+  steps.forEach((step, index) => {
+    // A notNext right after the greedy step is Flink's state after it: the guard is on its edges (see ownGuard).
+    if (!greedyAt(index) || step.middleNotNext.length !== 0) return;
+    for (const e of succs[index]) if (e.to !== final) guards[e.to].push(guardOf[index]);
+  });
+  const closure = (
+    edges: readonly CompiledEdge[],
+  ): { proceed: CompiledEdge[]; reachesFinal: boolean; finalVias: number[][] } => {
     const proceed: CompiledEdge[] = [];
     let reachesFinal = false;
+    const finalVias: number[][] = [];
     const visited = new Set<number>();
     const visit = (list: readonly CompiledEdge[], via: readonly number[]): void => {
       for (const e of list) {
         if (e.to === final) {
-          if (via.length > 0)
-            throw malformed('A greedy optional step cannot be the last mandatory-free part of a pattern.');
           reachesFinal = true;
+          if (!finalVias.some((v) => v.join(',') === via.join(','))) finalVias.push([...via]);
           continue;
         }
         proceed.push({ to: e.to, cont: e.cont, via });
         const step = steps[e.to];
         if (step.skippable && !visited.has(e.to)) {
           visited.add(e.to);
-          visit(succs[e.to], step.greedy ? [...via, e.to] : via);
+          visit(succs[e.to], guards[e.to].length > 0 ? [...via, e.to] : via);
         }
       }
     };
     visit(edges, []);
-    return { proceed: dedupe(proceed), reachesFinal };
+    return { proceed: dedupe(proceed), reachesFinal, finalVias };
   };
 
   const compiled: CompiledStep<E>[] = steps.map((s, index) => {
-    const { proceed, reachesFinal } = closure(succs[index]);
-    if (s.greedy && reachesFinal) {
-      throw malformed(`greedy() on ${s.name} needs a mandatory step after it (a match must know where the loop ends).`);
+    const { proceed, reachesFinal, finalVias } = closure(succs[index]);
+    // A notNext after the step is a state of its own in Flink, without the gap limit of the step after it.
+    // Only when every way on leads into a gap-limited step (a repeated group's next iteration has no limit).
+    let gapAfter = Infinity;
+    if (s.notNext.length === 0 && succs[index].every((e) => e.to !== final && steps[e.to].gap !== Infinity)) {
+      for (const e of succs[index]) gapAfter = Math.min(gapAfter, steps[e.to].gap);
     }
     return Object.freeze({
       index,
@@ -213,14 +262,20 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
       skippable: s.skippable,
       inner: s.inner,
       greedy: s.greedy,
+      guards: Object.freeze(guards[index]),
+      ownGuard: greedyAt(index) ? guardOf[index] : undefined,
+      finalGuard: greedyAt(index) && s.followed && s.middleNotNext.length === 0 ? guardOf[index] : undefined,
+      gap: s.gap,
+      gapAfter,
       notNext: Object.freeze(s.notNext),
       notFollowedBy: Object.freeze(s.notFollowedBy),
       proceed: Object.freeze(proceed),
       reachesFinal,
+      finalVias: Object.freeze(finalVias.map((v) => Object.freeze(v))),
+      completionNotNext: Object.freeze(reachesFinal ? s.middleNotNext : []),
     });
   });
   const start = closure(dedupe(flatten(bodyEntry, new Set()).map((e) => toEdge(e, final))));
-  if (start.reachesFinal) throw malformed('The pattern can match without any event; make one step mandatory.');
 
   return Object.freeze({
     steps: Object.freeze(compiled),
@@ -229,6 +284,10 @@ export function compilePattern<E>(pattern: Pattern<E>, options: CompilePatternOp
     window,
     tailNotNext: Object.freeze(tail?.kind === 'notNext' ? [tail.condition] : []),
     tailNotFollowedBy: Object.freeze(tail?.kind === 'notFollowedBy' ? [tail.condition] : []),
+    tailGap: tail?.gap ?? Infinity,
+    tailGuards: Object.freeze(
+      tail === undefined ? [] : guardOf.filter((_, k) => greedyAt(k) && succs[k].some((e) => e.to === final)),
+    ),
     skip,
     names: Object.freeze(names),
   });
@@ -250,7 +309,10 @@ function dedupe(edges: readonly CompiledEdge[]): CompiledEdge[] {
   return out;
 }
 
-/** Checks what can only be seen on the whole sequence (Flink's `NFACompiler` does the same before building). */
+/**
+ * Checks what can only be seen on the whole sequence (Flink's `NFACompiler` does the same before building). A
+ * sequence of optional steps only is accepted, as Flink accepts it: a match still needs one event.
+ */
 function validateSequence<E>(
   elems: readonly PatternElement<E>[],
   top: boolean,
@@ -258,7 +320,6 @@ function validateSequence<E>(
   seen: Set<string>,
 ): void {
   if (elems.length === 0) throw malformed('A pattern needs at least one step.');
-  let mandatory = false;
   elems.forEach((el, i) => {
     const isNot = el.kind === 'notNext' || el.kind === 'notFollowedBy';
     if (el.kind !== 'group') {
@@ -277,9 +338,16 @@ function validateSequence<E>(
       if (prev.quantifier.optional) throw malformed(`A NOT step (${el.name}) cannot follow an optional step.`);
       if (!top && i === elems.length - 1) throw malformed(`A group cannot end with the NOT step ${el.name}.`);
     } else {
-      if (!el.quantifier.optional) mandatory = true;
+      if (el.gap !== undefined) {
+        const q = el.quantifier;
+        if (el.kind === 'group' || q.looping || q.times) {
+          throw malformed(
+            `within(ms, 'previousAndCurrent') needs a step that takes a single event (${el.name ?? 'a group'}); ` +
+              'Flink 1.20 accepts it there and ignores it.',
+          );
+        }
+      }
       if (el.kind === 'group') validateSequence(el.elements as readonly PatternElement<E>[], false, names, seen);
     }
   });
-  if (!mandatory) throw malformed('A pattern or group needs at least one mandatory step.');
 }

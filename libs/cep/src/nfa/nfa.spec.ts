@@ -315,14 +315,17 @@ describe('side output and idle state', () => {
     .oneOrMore()
     .within(10);
 
-  it('does not report a path again as a timeout once it was a match, but reports unfinished ones', () => {
+  it('reports a path as a timeout even once it was a match (the loop could have gone on), as Flink does', () => {
     const nfa = NFA.compile(loop);
     const state = nfa.createState();
     nfa.process(state, { k: 'a' }, 0);
     expect(nfa.process(state, { k: 'b' }, 1).matches).toHaveLength(1);
     nfa.process(state, { k: 'a' }, 5);
     const r = nfa.advanceTime(state, 100);
-    expect(r.timedOut).toEqual([{ match: { a: [{ k: 'a' }] }, timeoutTimestamp: 15 }]);
+    expect(r.timedOut).toEqual([
+      { match: { a: [{ k: 'a' }], b: [{ k: 'b' }] }, timeoutTimestamp: 10 },
+      { match: { a: [{ k: 'a' }] }, timeoutTimestamp: 15 },
+    ]);
     expect(nfa.isIdle(state)).toBe(true);
   });
 

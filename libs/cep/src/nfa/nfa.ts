@@ -138,6 +138,8 @@ export class NFA<E> {
   private readonly steps: readonly CompiledStep<E>[];
   private readonly final: number;
   private readonly window: number;
+  /** Whether partial matches can time out at all: a window, or a gap limit on some step. */
+  private readonly expires: boolean;
   private readonly hasTail: boolean;
   private readonly tailWaitsForWindow: boolean;
   private readonly skip: AfterMatchSkipStrategy;
@@ -167,6 +169,8 @@ export class NFA<E> {
   private ts = 0;
   private seq = 0;
   private slot = -1;
+  /** Set while a NOT discards the partial match being advanced: its takes may complete matches, nothing else. */
+  private stopping = false;
 
   private constructor(
     /** The compiled pattern, for tools and tests. */
@@ -176,6 +180,8 @@ export class NFA<E> {
     this.steps = compiled.steps;
     this.final = compiled.final;
     this.window = compiled.window ?? Infinity;
+    const gaps = compiled.tailGap !== Infinity || compiled.steps.some((step) => step.gap !== Infinity);
+    this.expires = this.window !== Infinity || gaps;
     this.hasTail = compiled.tailNotNext.length + compiled.tailNotFollowedBy.length > 0;
     this.tailWaitsForWindow = compiled.tailNotFollowedBy.length > 0;
     this.skip = compiled.skip;
@@ -184,7 +190,8 @@ export class NFA<E> {
     this.reportTimeouts = options.reportTimeouts ?? true;
     this.ctx = new PathContext(compiled.steps);
     this.entryConditions = compiled.entry.map((j) => compiled.steps[j].condition);
-    this.fastPath = (options as InternalNfaOptions).noFastPath !== true;
+    // The fast paths decide from the first-event window alone; gap limits take the general path.
+    this.fastPath = (options as InternalNfaOptions).noFastPath !== true && !gaps;
   }
 
   /**
@@ -312,7 +319,10 @@ export class NFA<E> {
   private waitingMayTake(step: number, event: E): boolean {
     const probe = this.probe;
     probe.asked = false;
-    return this.steps[step].condition(event, probe) || probe.asked;
+    const s = this.steps[step];
+    if (s.condition(event, probe) || probe.asked) return true;
+    // A greedy guard that holds closes the waiting match: that is a change too.
+    return s.guards.length !== 0 && anyHolds(s.guards, event, probe);
   }
 
   /**
@@ -402,7 +412,10 @@ export class NFA<E> {
     const entry = this.compiled.entry;
     for (let j = 0; j < entry.length; j++) {
       const step = this.steps[entry[j]];
-      if (step.condition(event, EMPTY_CONTEXT)) this.take(-1, step, 0, timestamp, this.seq);
+      if (!step.condition(event, EMPTY_CONTEXT)) continue;
+      if (step.until !== undefined && step.until(event, EMPTY_CONTEXT)) continue;
+      if (step.guards.length !== 0 && anyHolds(step.guards, event, EMPTY_CONTEXT)) continue;
+      this.take(-1, step, 0, timestamp, this.seq);
     }
     const born = this.born;
     const bornLength = this.bornLength;
@@ -481,33 +494,67 @@ export class NFA<E> {
     ctx.node = n;
     if (s === this.final) return this.advancePending(pm, p, e);
     const step = this.steps[s];
-    if (pm[p + 4] === 1) {
+    if (c === 0) {
+      // Waiting for the first event of step s after having ignored at least one event. An optional step waits in a
+      // state of its own in Flink (its ignore state), which a greedy guard does not reach.
+      if (!step.skippable && step.guards.length !== 0 && anyHolds(step.guards, e, ctx)) return false;
+      const stop = anyHolds(this.steps[l].notFollowedBy, e, ctx);
+      this.stopping = stop;
+      const holds = step.condition(e, ctx);
+      // `until` forbids taking the event, not skipping it (Flink extends the take condition only).
+      if (holds && (step.until === undefined || !step.until(e, ctx))) this.take(n, step, 0, t, i);
+      this.stopping = false;
+      const k = pm[p + 2];
+      return !stop && (k === 2 || (k === 1 && !holds));
+    }
+    // NOT steps work as Flink's stop states: an event satisfying the NOT discards the whole partial match, what it
+    // could still take or skip included; only a match the event completes is still emitted. notFollowedBy holds from
+    // the step's first event until the next step took its event (that event included); notNext on the event right
+    // after a take that completed the step's minimum.
+    const fresh = pm[p + 4] === 1;
+    // A notNext after a greedy step is guarded like any state after it: the loop's event does not stop the match.
+    const stopNext =
+      fresh &&
+      c >= step.min &&
+      step.notNext.length !== 0 &&
+      anyHolds(step.notNext, e, ctx) &&
+      (step.ownGuard === undefined || !step.ownGuard(e, ctx));
+    // After an ignored event, Flink's optional times states have an ignore state of their own, without the stop edge.
+    const guarded = fresh || step.max === Infinity || c < step.min;
+    const stop = stopNext || (guarded && step.notFollowedBy.length !== 0 && anyHolds(step.notFollowedBy, e, ctx));
+    this.stopping = stop;
+    let stays = false;
+    if (fresh) {
       // Right after a take: stay in the loop (take or ignore), and/or leave the step.
       const untilHit = step.until !== undefined && step.until(e, ctx);
       const can = c < step.max && !untilHit;
       const takes = can && step.condition(e, ctx);
       if (takes) this.take(n, step, c, t, i);
       if (can && step.inner !== 0 && (step.inner === 2 || !takes)) this.bear(s, c, 0, l, 0, t, i, n);
-      if (c >= step.min && !(step.greedy && takes)) this.leave(step, e, l, t, i, n);
-      return false;
+      if (c >= step.min && !stopNext) this.leave(step, e, l, t, i, n);
+      // A loop that may end the pattern before a NOT at its end reaches Flink's state for that NOT only now, through
+      // the PROCEED on this event (a take at the maximum went there at once, see take).
+      if (c >= step.min && c < step.max && this.hasTail && step.reachesFinal && !stopNext) {
+        const guards = this.compiled.tailGuards;
+        if (guards.length === 0 || !anyHolds(guards, e, ctx)) {
+          // notNext: its IGNORE edge into the final state completes the match on this event.
+          if (this.tailWaitsForWindow) this.bear(this.final, 0, 0, l, 0, t, i, n);
+          else if (!stop) this.complete(n, i);
+        }
+      }
+    } else if (step.until === undefined || !step.until(e, ctx)) {
+      // Inside a loop after an ignored event (inner contiguity is relaxed or any here).
+      const takes = c < step.max && step.condition(e, ctx);
+      if (takes) this.take(n, step, c, t, i);
+      stays = step.inner === 2 || !takes;
     }
-    if (c === 0) {
-      // Waiting for the first event of step s after having ignored at least one event.
-      const takes = step.condition(e, ctx);
-      if (takes) this.take(n, step, 0, t, i);
-      const k = pm[p + 2];
-      const ignores = k === 2 || (k === 1 && !takes);
-      return ignores && !anyHolds(this.steps[l].notFollowedBy, e, ctx);
-    }
-    // Inside a loop after an ignored event (inner contiguity is relaxed or any here).
-    if (step.until !== undefined && step.until(e, ctx)) return false;
-    const takes = c < step.max && step.condition(e, ctx);
-    if (takes) this.take(n, step, c, t, i);
-    return step.inner === 2 || !takes;
+    this.stopping = false;
+    return stays && !stop;
   }
 
   /** Adds a partial match to this event's newcomers and retains its node. */
   private bear(s: number, c: number, k: number, l: number, f: number, t: number, i: number, n: number): void {
+    if (this.stopping) return;
     const born = this.born;
     const j = this.bornLength;
     born[j] = s;
@@ -522,35 +569,38 @@ export class NFA<E> {
     retainNode(this.buf as SharedBufferData<E>, n);
   }
 
-  /** PROCEED from a complete step: offer the event to every step that may come next. */
+  /**
+   * PROCEED from a complete step: offer the event to every step that may come next. The NOT steps after `from` were
+   * checked by the caller; a greedy guard of the next step (or of an optional step passed over) closes that way.
+   */
   private leave(from: CompiledStep<E>, e: E, l: number, t: number, i: number, n: number): void {
     const ctx = this.ctx;
-    const last = this.steps[l];
-    const blockedNext = anyHolds(last.notNext, e, ctx);
-    const blockedFollow = anyHolds(last.notFollowedBy, e, ctx);
+    // The notNext state after a greedy step carries the step's guard: no hand-over on an event the loop accepts.
+    if (from.ownGuard !== undefined && from.notNext.length !== 0 && from.ownGuard(e, ctx)) return;
     const edges = from.proceed;
     for (let j = 0; j < edges.length; j++) {
       const edge = edges[j];
       const step = this.steps[edge.to];
       ctx.node = n;
-      if (edge.via.length > 0 && this.greedyHolds(edge.via, e)) continue;
-      const takes = step.condition(e, ctx);
-      if (takes && !blockedNext) this.take(n, step, 0, t, i);
-      if (edge.cont !== 0 && (edge.cont === 2 || !takes) && !blockedNext && !blockedFollow) {
-        this.bear(edge.to, 0, edge.cont, l, 0, t, i, n);
-      }
+      if (edge.via.length > 0 && this.guardHolds(edge.via, e)) continue;
+      if (step.guards.length !== 0 && anyHolds(step.guards, e, ctx)) continue;
+      const holds = step.condition(e, ctx);
+      if (holds && (step.until === undefined || !step.until(e, ctx))) this.take(n, step, 0, t, i);
+      if (edge.cont === 2 || (edge.cont === 1 && !holds)) this.bear(edge.to, 0, edge.cont, l, 0, t, i, n);
     }
   }
 
-  /** A greedy optional step passed over would take the event: that way is closed. */
-  private greedyHolds(via: readonly number[], e: E): boolean {
-    for (let j = 0; j < via.length; j++) if (this.steps[via[j]].condition(e, this.ctx)) return true;
+  /** An optional step passed over has a greedy guard that accepts the event: that way is closed. */
+  private guardHolds(via: readonly number[], e: E): boolean {
+    for (let j = 0; j < via.length; j++) if (anyHolds(this.steps[via[j]].guards, e, this.ctx)) return true;
     return false;
   }
 
   /** A complete match waiting out NOT steps at the end of the pattern. */
   private advancePending(pm: number[], p: number, e: E): boolean {
     const last = this.steps[pm[p + 3]];
+    const guards = this.compiled.tailGuards;
+    if (guards.length !== 0 && anyHolds(guards, e, this.ctx)) return false;
     if ((pm[p + 4] === 1 && anyHolds(last.notNext, e, this.ctx)) || anyHolds(last.notFollowedBy, e, this.ctx)) {
       return false;
     }
@@ -569,15 +619,37 @@ export class NFA<E> {
     const node = addNode(buf, this.slot, step.index, parent);
     const c = count + 1;
     // Like Flink's findFinalStateAfterProceed: a take that completes the pattern is a match at once.
-    if (c >= step.min && step.reachesFinal) {
-      if (this.hasTail) this.bear(this.final, 0, 0, step.index, 1, t, i, node);
-      else this.complete(node, i);
+    if (c >= step.min && step.reachesFinal && this.completes(step, parent)) {
+      if (this.hasTail) {
+        if (c >= step.max) this.bear(this.final, 0, 0, step.index, 1, t, i, node);
+      } else this.complete(node, i);
     }
+    // Under a NOT that discards the partial match (`stopping`), bear keeps nothing: only a completed match survives.
     if (c < step.max || step.proceed.length > 0) this.bear(step.index, c, 0, step.index, 1, t, i, node);
     if (nodeRefs(buf, node) === 0) {
       retainNode(buf, node);
       releaseNode(buf, node);
+      // A take under a stopping NOT may leave the event unreferenced, hence freed: a later take adds it again.
+      if (buf.em[this.slot * 3 + 2] === 0) this.slot = -1;
     }
+  }
+
+  /** Whether a take into `step` that reached its minimum completes the match on the current event. */
+  private completes(step: CompiledStep<E>, parent: number): boolean {
+    const e = this.event as E;
+    // Flink evaluates these edges with the partial match as it was before the take.
+    this.ctx.node = parent;
+    if (step.completionNotNext.length !== 0 && anyHolds(step.completionNotNext, e, this.ctx)) return false;
+    const vias = step.finalVias;
+    for (let j = 0; j < vias.length; j++) {
+      const via = vias[j];
+      if (
+        via.length === 0 ? step.finalGuard === undefined || !step.finalGuard(e, this.ctx) : !this.guardHolds(via, e)
+      ) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private complete(node: number, start: number): void {
@@ -597,7 +669,7 @@ export class NFA<E> {
 
   /** Closes windows: timed-out partial matches go to the side output; a pending NOT-at-end match completes. */
   private expire(state: NfaState<E>, time: number): TimedOutMatch<E>[] {
-    if (this.window === Infinity || state.pm.length === 0) return NO_TIMEOUTS as TimedOutMatch<E>[];
+    if (!this.expires || state.pm.length === 0) return NO_TIMEOUTS as TimedOutMatch<E>[];
     const pm = state.pm;
     const length = pm.length;
     this.buf = state;
@@ -606,28 +678,45 @@ export class NFA<E> {
     let w = 0;
     for (let r = 0; r < length; r += PM_WIDTH) {
       const t = pm[r + 5];
-      if (time - t < this.window) {
+      const n = pm[r + 7];
+      const gap = this.gapOf(pm, r);
+      // As Flink's NFA#advanceTime: the gap limit (from the match's latest event) first, then the window.
+      const last = gap === Infinity ? 0 : state.em[state.nd[n * 4] * 3];
+      const gapClosed = gap !== Infinity && time - last >= gap;
+      if (!gapClosed && time - t < this.window) {
         if (w !== r) for (let j = 0; j < PM_WIDTH; j++) pm[w + j] = pm[r + j];
         w += PM_WIDTH;
         continue;
       }
-      const n = pm[r + 7];
       if (pm[r] === this.final && this.tailWaitsForWindow) {
         this.complete(n, pm[r + 6]);
-      } else if (this.reportTimeouts && (this.hasTail || !this.pathIsMatch(state, n))) {
+      } else if (this.reportTimeouts) {
         // Branches that only differ in where they wait share their path: report the path once. A path that was
-        // already emitted as a match (a loop that could have gone on) is not reported again as a timeout.
+        // already emitted as a match (a loop that could have gone on) is reported too, as Flink does.
         seen ??= new Set();
         if (!seen.has(n)) {
           seen.add(n);
           out ??= [];
-          out.push({ match: this.materialize(state, n), timeoutTimestamp: t + this.window });
+          out.push({ match: this.materialize(state, n), timeoutTimestamp: gapClosed ? last + gap : t + this.window });
         }
       }
       releaseNode(state, n);
     }
     truncate(pm, w);
     return out ?? (NO_TIMEOUTS as TimedOutMatch<E>[]);
+  }
+
+  /**
+   * The gap limit a partial match is under: that of the step whose first event it waits for (a mandatory step, after
+   * an ignored event: Flink's separate ignore state of an optional step has none), or, right after the take that
+   * completed a step, that of the step after it (Flink's take edge leads straight into that step's state).
+   */
+  private gapOf(pm: readonly number[], r: number): number {
+    const s = pm[r];
+    if (s === this.final) return this.compiled.tailGap;
+    const step = this.steps[s];
+    if (pm[r + 1] === 0) return step.skippable ? Infinity : step.gap;
+    return pm[r + 4] === 1 && pm[r + 1] >= step.max ? step.gapAfter : Infinity;
   }
 
   /**
@@ -734,14 +823,6 @@ export class NFA<E> {
     if (n === 1) return [0];
     const seqs = this.doneNode.slice(0, n).map((node) => pathSeqs(buf, node));
     return seqs.map((_, j) => j).sort((a, b) => compareSeqs(seqs[a], seqs[b]));
-  }
-
-  /** Whether the path ending at `node` completed the pattern when its last event was taken. */
-  private pathIsMatch(buf: SharedBufferData<E>, node: number): boolean {
-    const step = this.steps[buf.nd[node * 4 + 1]];
-    let count = 0;
-    for (let n = node; n >= 0 && buf.nd[n * 4 + 1] === step.index; n = buf.nd[n * 4 + 2]) count++;
-    return count >= step.min && step.reachesFinal;
   }
 
   private materialize(buf: SharedBufferData<E>, node: number): Match<E> {

@@ -44,11 +44,44 @@ describe('Pattern definition errors (CEP_MALFORMED_PATTERN)', () => {
     ['duplicate names inside a group', () => a().next(Pattern.begin<Ev>('a')), /Duplicate/],
     ['NOT at the end of a group', () => a().next(Pattern.begin<Ev>('x').notNext('n')), /cannot end with the NOT/],
     ['notFollowedBy at the end without within', () => a().notFollowedBy('n'), /within/],
-    ['only optional steps', () => a().optional(), /mandatory/],
-    ['greedy last step', () => a().oneOrMore().greedy(), /mandatory step after/],
-    ['greedy followed only by optional steps', () => a().oneOrMore().greedy().next('b').optional(), /mandatory/],
-  ])('compile: %s', (_name, build, message) => {
-    expect(malformed(() => NFA.compile(build()))).toMatch(message);
+    ['optional step after a greedy one (as Flink)', () => a().oneOrMore().greedy().next('b').optional(), /greedy/],
+    [
+      'greedy with allowCombinations (as Flink)',
+      () => a().oneOrMore().allowCombinations().greedy(),
+      /allowCombinations/,
+    ],
+    ['allowCombinations after greedy', () => a().oneOrMore().greedy().allowCombinations(), /greedy/],
+    [
+      'a skip target inside a group (as Flink)',
+      () => Pattern.begin<Ev>(Pattern.begin<Ev>('g')).next('b'),
+      /outside a group/,
+    ],
+    ['a gap limit on a looping step', () => a().oneOrMore().within(5, 'previousAndCurrent'), /single event/],
+    [
+      'a gap limit in a pattern with a group',
+      () => Pattern.begin<Ev>(Pattern.begin<Ev>('g')).next('b').within(5, 'previousAndCurrent'),
+      /with a group/,
+    ],
+    [
+      'a gap limit larger than the window (as Flink)',
+      () => a().next('b').within(5, 'previousAndCurrent').within(3),
+      /larger/,
+    ],
+  ])('compile: %s', (name, build, message) => {
+    const skip = name.startsWith('a skip target') ? AfterMatchSkipStrategy.skipToFirst('g') : undefined;
+    expect(malformed(() => NFA.compile(build(), { skip }))).toMatch(message);
+  });
+
+  it.each<[string, () => Pattern<Ev>]>([
+    ['only optional steps', () => a().optional()],
+    ['a greedy last step', () => a().oneOrMore().greedy()],
+    ['times(0, n) after a greedy step (Flink accepts it too)', () => a().oneOrMore().greedy().next('b').times(0, 2)],
+    [
+      'notFollowedBy at the end with a gap limit instead of a window',
+      () => a().notFollowedBy('n').within(5, 'previousAndCurrent'),
+    ],
+  ])('compile accepts %s, as Flink does', (_name, build) => {
+    expect(() => NFA.compile(build())).not.toThrow();
   });
 
   it('skip target must be a step', () => {

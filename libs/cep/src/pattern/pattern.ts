@@ -19,6 +19,12 @@ export interface QuantifierSpec {
   readonly inner: Contiguity;
 }
 
+/**
+ * What `within` measures (Flink's `WithinType`): `firstAndLast`, every event of a match within the window of its
+ * first event; `previousAndCurrent`, every event within the window of the match's event before it (a gap limit).
+ */
+export type WithinType = 'firstAndLast' | 'previousAndCurrent';
+
 /** What kind of element of a pattern sequence a node is. */
 export type PatternElementKind = 'step' | 'notNext' | 'notFollowedBy' | 'group';
 
@@ -31,6 +37,8 @@ export interface PatternElement<E> {
   readonly contiguity: Contiguity;
   /** The take condition (for NOT elements: the forbidden event); always-true when no `where` was given. */
   readonly condition: Condition<E>;
+  /** `within(ms, 'previousAndCurrent')` on this element: the gap limit before its event. */
+  readonly gap: number | undefined;
   /** Whether `where`/`or` was called at all (groups have no condition). */
   readonly hasCondition: boolean;
   readonly until: Condition<E> | undefined;
@@ -73,6 +81,7 @@ export class Pattern<E> {
   private quantified = false;
   private innerSet = false;
   private windowMs: number | undefined;
+  private gapMs: number | undefined;
 
   private constructor(
     private readonly kind: PatternElementKind,
@@ -113,8 +122,9 @@ export class Pattern<E> {
   }
 
   /**
-   * Stop condition of a looping step: once an event satisfying it arrives, the loop accepts no more events (it may
-   * still end and hand over to the next step). As in Flink it is not applied to the loop's first event.
+   * Stop condition of a looping step: an event satisfying it is never taken by the step, its first event included
+   * (as in Flink 1.20); once such an event arrives after the loop's first event, the loop accepts no more events (it
+   * may still end and hand over to the next step, which sees that event).
    */
   until(condition: Condition<E>): this {
     if (this.kind === 'group') throw malformed('until() cannot be applied to a group pattern.');
@@ -195,19 +205,32 @@ export class Pattern<E> {
   /** The step may also take no event at all. */
   optional(): this {
     this.requireNotNegative('optional');
+    // Flink's Pattern#optional refuses the same: the greedy step would have to decide for the optional one.
+    if (this.previous?.quantifier.greedy === true) {
+      throw malformed(
+        `optional() on ${this.label}: an optional step cannot follow the greedy step ${this.previous.label}.`,
+      );
+    }
     if (this.quantifier.optional) throw malformed(`optional() is already set on ${this.label}.`);
     this.quantifier = { ...this.quantifier, optional: true };
     return this;
   }
 
   /**
-   * A quantified step takes as many events as it can: it is not left (and, when optional, not passed over) at an event
-   * it could still take. The step must be followed by a mandatory step, so that a match knows where the loop ends.
+   * "Repeat as many as possible", as Flink does it: the step after this one never takes, skips or passes over an event
+   * that satisfies this step's condition (its `until` aside: an event that satisfies `until` ends the loop and goes
+   * to the next step as usual). That holds however the match reached the next step, also after the loop reached its
+   * maximum count, and also when the two conditions do not overlap. Greedy has no effect on `times(n)` (nothing to
+   * choose) and at the end of a pattern (no step after it). Refused, as in Flink: on a single step, on a group, with
+   * `allowCombinations()`.
    */
   greedy(): this {
     this.requireNotNegative('greedy');
     if (this.kind === 'group') throw malformed('greedy() is not supported on group patterns (as in Flink).');
     if (!this.quantified) throw malformed(`greedy() needs a quantifier first (step ${this.label}).`);
+    if (this.quantifier.inner === 'any') {
+      throw malformed(`greedy() cannot be combined with allowCombinations() (step ${this.label}), as in Flink.`);
+    }
     this.quantifier = { ...this.quantifier, greedy: true };
     return this;
   }
@@ -219,13 +242,24 @@ export class Pattern<E> {
 
   /** Non-deterministic relaxed contiguity between the events of a quantified step (as in `followedByAny`). */
   allowCombinations(): this {
+    if (this.quantifier.greedy) {
+      throw malformed(`allowCombinations() cannot be combined with greedy() (step ${this.label}), as in Flink.`);
+    }
     return this.setInner('any', 'allowCombinations');
   }
 
-  /** The whole match must lie within `ms` milliseconds of its first event. The smallest window given wins. */
-  within(ms: number): this {
+  /**
+   * A time limit, Flink's `within(Duration, WithinType)`. `firstAndLast` (the default): every event of a match lies
+   * within `ms` of its first event; the smallest such window of the sequence wins. `previousAndCurrent`: a gap limit
+   * on this step, which must take a single event: its event comes less than `ms` after the match's event before it
+   * (a partial match waiting for it longer times out, `timeoutTimestamp` = that event's timestamp + `ms`). As in
+   * Flink, a gap limit may not be larger than the pattern's `firstAndLast` window.
+   */
+  within(ms: number, type: WithinType = 'firstAndLast'): this {
     if (!Number.isFinite(ms) || ms <= 0) throw malformed(`within(${ms}) needs a positive, finite number of ms.`);
-    this.windowMs = ms;
+    if (type === 'firstAndLast') this.windowMs = ms;
+    else if (type === 'previousAndCurrent') this.gapMs = ms;
+    else throw malformed(`Unknown within type ${String(type)}.`);
     return this;
   }
 
@@ -264,6 +298,7 @@ export class Pattern<E> {
       condition: this.condition ?? (ALWAYS as Condition<E>),
       hasCondition: this.condition !== undefined,
       until: this.untilCondition,
+      gap: this.gapMs,
       quantifier: this.quantifier,
       elements: this.group?.toElements(),
     };
