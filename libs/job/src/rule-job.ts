@@ -167,15 +167,16 @@ interface KeyRecord {
   /** The event time the key's state stands at: the last event or wake-up processed. */
   moment: number;
   /**
-   * The earliest event-time timer registered for the key and not fired yet (Infinity: none): an event later than it
-   * needs no timer of its own, since the timer's call takes every event the watermark passed.
+   * The event-time timers registered for the key and not fired yet, ascending. An event later than the first needs no
+   * timer of its own (that timer's call takes every event the watermark passed), and a wake-up already registered is
+   * not registered again: registering is most of what a timer costs.
    */
-  timer: number;
+  timers: number[];
   /** The book whose rules wrote `state`: its evaluator encodes the state (sequence states need their rule's NFA). */
   book: RuleBook;
 }
 
-const KEY_RECORD_FORMAT = 1;
+const KEY_RECORD_FORMAT = 2;
 
 /**
  * The binary form of a {@link KeyRecord}: format byte, moment, the pending events as JSON text, then the rules' state
@@ -194,7 +195,8 @@ class KeyRecordCodec implements StateCodec<KeyRecord> {
     const w = new ByteWriter(256);
     w.u8(KEY_RECORD_FORMAT);
     w.f64(record.moment);
-    w.f64(record.timer);
+    w.varuint(record.timers.length);
+    for (const t of record.timers) w.f64(t);
     w.str(JSON.stringify(record.pending));
     record.book.evaluator.writeState(record.state, w);
     return w.take();
@@ -209,13 +211,14 @@ class KeyRecordCodec implements StateCodec<KeyRecord> {
       throw new CepheusError('STATE_RESTORE_FAILED', `rule key state format ${format} is not ${KEY_RECORD_FORMAT}`);
     }
     const moment = r.f64();
-    const timer = r.f64();
+    const timers: number[] = [];
+    for (let n = r.varuint(); n > 0; n--) timers.push(r.f64());
     const pending = (JSON.parse(r.str()) as PendingEvent[]).map((e) => ({
       ...e,
       ruleIds: this.#ruleIds.of(e.ruleIds.join('\u0000')),
     }));
     const state = book.evaluator.readState(bytes.subarray(r.position));
-    return { state, pending, moment, timer, book };
+    return { state, pending, moment, timers, book };
   }
 }
 
@@ -283,7 +286,13 @@ export class RuleKeyProcessor implements Processor<KeyedRecord, RuleJobOutput, R
     }
     const book = this.#books.of(context.getBroadcastState(RULES_STATE));
     this.#codec.use(book);
-    const keyRecord = this.#keys.value() ?? { state: new Map(), pending: [], moment: -Infinity, timer: Infinity, book };
+    const keyRecord: KeyRecord = this.#keys.value() ?? {
+      state: new Map(),
+      pending: [],
+      moment: -Infinity,
+      timers: [],
+      book,
+    };
     insertPending(keyRecord.pending, {
       ts: record.timestamp,
       id: record.id,
@@ -291,8 +300,9 @@ export class RuleKeyProcessor implements Processor<KeyedRecord, RuleJobOutput, R
       payload: record.payload,
       origin: record.origin,
     });
-    if (record.timestamp < keyRecord.timer) {
-      keyRecord.timer = record.timestamp;
+    const timers = keyRecord.timers;
+    if (timers.length === 0 || record.timestamp < timers[0]!) {
+      timers.unshift(record.timestamp);
       context.timers.registerEventTimeTimer(record.timestamp);
     }
     this.#keys.update(keyRecord);
@@ -332,8 +342,18 @@ export class RuleKeyProcessor implements Processor<KeyedRecord, RuleJobOutput, R
     }
     const wake = evaluator.nextWakeUp(record.state);
     const due = Math.min(pending.length > 0 ? pending[0]!.ts : Infinity, wake ?? Infinity);
-    record.timer = due === Infinity ? Infinity : Math.max(due, timestamp + 1);
-    if (due !== Infinity) context.timers.registerEventTimeTimer(record.timer);
+    const timers = record.timers;
+    while (timers.length > 0 && timers[0]! <= timestamp) timers.shift();
+    if (due !== Infinity) {
+      const at = Math.max(due, timestamp + 1);
+      if (!timers.includes(at)) {
+        // At most a few per key (the next event, the next wake-up): a sorted insert into a short list.
+        let i = timers.length;
+        while (i > 0 && timers[i - 1]! > at) i--;
+        timers.splice(i, 0, at);
+        context.timers.registerEventTimeTimer(at);
+      }
+    }
     this.#keys.update(record);
   }
 

@@ -11,6 +11,11 @@ export interface Timer {
 /** Serialized timers of one key group: `[domain 0=event 1=processing, key, timestamp]`. */
 export type TimerData = [0 | 1, string, number][];
 
+/** A registered timer; `dead` once deleted or fired, so that its heap entry is skipped. */
+interface LiveTimer extends Timer {
+  dead: boolean;
+}
+
 class TimerHeap {
   readonly items: Timer[] = [];
   push(t: Timer): void {
@@ -61,29 +66,46 @@ class TimerHeap {
  */
 export class TimerService {
   readonly #heaps = [new TimerHeap(), new TimerHeap()];
-  readonly #live = [new Map<string, Timer>(), new Map<string, Timer>()];
+  /**
+   * Live timers by key, then timestamp: no composite string per registration or per heap peek (it was a fifth of an
+   * event's cost in the rule job). A deleted timer stays in its heap, marked dead, and is skipped when it comes up.
+   */
+  readonly #live = [new Map<string, Map<number, LiveTimer>>(), new Map<string, Map<number, LiveTimer>>()];
+  #size = 0;
 
   register(domain: TimeDomain, key: string, keyGroup: number, timestamp: number): void {
     const d = domain === 'event' ? 0 : 1;
-    const id = `${key}\u0000${timestamp}`;
-    if (this.#live[d]!.has(id)) return;
-    const timer: Timer = { timestamp, key, keyGroup };
-    this.#live[d]!.set(id, timer);
+    let byTime = this.#live[d]!.get(key);
+    if (byTime === undefined) this.#live[d]!.set(key, (byTime = new Map()));
+    else if (byTime.has(timestamp)) return;
+    const timer: LiveTimer = { timestamp, key, keyGroup, dead: false };
+    byTime.set(timestamp, timer);
     this.#heaps[d]!.push(timer);
+    this.#size++;
   }
 
   delete(domain: TimeDomain, key: string, timestamp: number): void {
-    this.#live[domain === 'event' ? 0 : 1]!.delete(`${key}\u0000${timestamp}`);
+    const d = domain === 'event' ? 0 : 1;
+    const byTime = this.#live[d]!.get(key);
+    const timer = byTime?.get(timestamp);
+    if (timer === undefined) return;
+    this.#forget(d, timer, byTime!);
+  }
+
+  #forget(d: number, timer: LiveTimer, byTime: Map<number, LiveTimer>): void {
+    timer.dead = true;
+    byTime.delete(timer.timestamp);
+    if (byTime.size === 0) this.#live[d]!.delete(timer.key);
+    this.#size--;
   }
 
   /** Earliest live timer of a domain, if any. */
   peek(domain: TimeDomain): number | undefined {
-    const d = domain === 'event' ? 0 : 1;
-    const heap = this.#heaps[d]!;
+    const heap = this.#heaps[domain === 'event' ? 0 : 1]!;
     for (;;) {
-      const top = heap.peek();
+      const top = heap.peek() as LiveTimer | undefined;
       if (!top) return undefined;
-      if (this.#live[d]!.get(`${top.key}\u0000${top.timestamp}`) === top) return top.timestamp;
+      if (!top.dead) return top.timestamp;
       heap.pop();
     }
   }
@@ -93,23 +115,25 @@ export class TimerService {
     const d = domain === 'event' ? 0 : 1;
     const ts = this.peek(domain);
     if (ts === undefined || ts > time) return undefined;
-    const timer = this.#heaps[d]!.pop()!;
-    this.#live[d]!.delete(`${timer.key}\u0000${timer.timestamp}`);
+    const timer = this.#heaps[d]!.pop() as LiveTimer;
+    this.#forget(d, timer, this.#live[d]!.get(timer.key)!);
     return timer;
   }
 
   get size(): number {
-    return this.#live[0]!.size + this.#live[1]!.size;
+    return this.#size;
   }
 
   /** Copy of the timers grouped by key group (the synchronous part of a snapshot). */
   snapshot(): Map<number, TimerData> {
     const out = new Map<number, TimerData>();
     for (const d of [0, 1] as const) {
-      for (const t of this.#live[d]!.values()) {
-        let list = out.get(t.keyGroup);
-        if (!list) out.set(t.keyGroup, (list = []));
-        list.push([d, t.key, t.timestamp]);
+      for (const byTime of this.#live[d]!.values()) {
+        for (const t of byTime.values()) {
+          let list = out.get(t.keyGroup);
+          if (!list) out.set(t.keyGroup, (list = []));
+          list.push([d, t.key, t.timestamp]);
+        }
       }
     }
     return out;
