@@ -34,6 +34,10 @@ export interface EngineConfig {
   CEPHEUS_CREATE_TOPICS: boolean;
   /** Partitions of created events/alerts topics. @defaultValue 4 */
   CEPHEUS_EVENT_PARTITIONS: number;
+  /** Replicas of the topics the engine creates. @defaultValue the broker's `default.replication.factor` */
+  CEPHEUS_TOPIC_REPLICATION_FACTOR?: number;
+  /** `min.insync.replicas` of the topics the engine creates. @defaultValue the broker's */
+  CEPHEUS_TOPIC_MIN_INSYNC_REPLICAS?: number;
   /** Largest accepted event in bytes. @defaultValue 1048576 */
   CEPHEUS_MAX_EVENT_BYTES: number;
   /** Back-pressure bound on a partition's uncommitted output. @defaultValue 100000 */
@@ -72,6 +76,8 @@ const schema = {
     CEPHEUS_DLQ_TOPIC: { type: 'string', minLength: 1, default: 'events-dlq' },
     CEPHEUS_CREATE_TOPICS: { type: 'boolean', default: true },
     CEPHEUS_EVENT_PARTITIONS: { type: 'integer', minimum: 1, maximum: 1000, default: 4 },
+    CEPHEUS_TOPIC_REPLICATION_FACTOR: { type: 'integer', minimum: 1, maximum: 32767 },
+    CEPHEUS_TOPIC_MIN_INSYNC_REPLICAS: { type: 'integer', minimum: 1, maximum: 32767 },
     CEPHEUS_MAX_EVENT_BYTES: { type: 'integer', minimum: 64, default: 1048576 },
     CEPHEUS_MAX_PENDING_RECORDS: { type: 'integer', minimum: 100, default: 100000 },
     CEPHEUS_START_FROM_SAVEPOINT: { type: 'string', pattern: '^([A-Za-z0-9_-]+/)?[A-Za-z0-9_-]{1,64}$' },

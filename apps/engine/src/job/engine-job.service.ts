@@ -55,6 +55,8 @@ export class EngineJobService implements OnModuleInit, OnApplicationShutdown {
       maxPendingRecordsPerPartition: config.CEPHEUS_MAX_PENDING_RECORDS,
       createTopics: config.CEPHEUS_CREATE_TOPICS,
       eventPartitions: config.CEPHEUS_EVENT_PARTITIONS,
+      replicationFactor: config.CEPHEUS_TOPIC_REPLICATION_FACTOR,
+      minInsyncReplicas: config.CEPHEUS_TOPIC_MIN_INSYNC_REPLICAS,
       decoder: { maxBytes: config.CEPHEUS_MAX_EVENT_BYTES },
       logger: this.logger,
       startFromSavepoint: parseSavepointRef(config.CEPHEUS_START_FROM_SAVEPOINT),

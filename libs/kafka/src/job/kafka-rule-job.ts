@@ -52,6 +52,10 @@ export interface KafkaRuleJobOptions<S> {
   createTopics?: boolean;
   /** Partitions for created events/alerts topics. @defaultValue 4 */
   eventPartitions?: number;
+  /** Replicas of created topics. @defaultValue the broker's */
+  replicationFactor?: number;
+  /** `min.insync.replicas` of created topics. @defaultValue the broker's */
+  minInsyncReplicas?: number;
   decoder?: EventDecoderOptions;
   logger?: JobLogger;
   /**
@@ -327,6 +331,8 @@ export class KafkaRuleJob<S> {
       const created = await ensureTopics(this.admin, {
         names: this.topics,
         eventPartitions: this.options.eventPartitions,
+        replicationFactor: this.options.replicationFactor,
+        minInsyncReplicas: this.options.minInsyncReplicas,
       });
       if (created.length > 0) this.log.info({ created }, 'created missing topics');
     }
