@@ -21,7 +21,8 @@ export interface KafkaSinkOffsets {
 /** What the sink stores in a checkpoint per writer: enough to commit the transaction from another process. */
 export interface KafkaTransactionCommittable {
   transactionalId: string;
-  producerId: number;
+  /** An int64 as a decimal string. */
+  producerId: string;
   producerEpoch: number;
   checkpointId: number;
   subtask: number;
@@ -146,7 +147,7 @@ function parseCommittable(value: JsonValue): KafkaTransactionCommittable | undef
   const v = value as Record<string, JsonValue>;
   if (
     typeof v.transactionalId !== 'string' ||
-    typeof v.producerId !== 'number' ||
+    (typeof v.producerId !== 'string' && typeof v.producerId !== 'number') ||
     typeof v.producerEpoch !== 'number' ||
     typeof v.checkpointId !== 'number'
   ) {
@@ -154,7 +155,7 @@ function parseCommittable(value: JsonValue): KafkaTransactionCommittable | undef
   }
   return {
     transactionalId: v.transactionalId,
-    producerId: v.producerId,
+    producerId: String(v.producerId),
     producerEpoch: v.producerEpoch,
     checkpointId: v.checkpointId,
     subtask: typeof v.subtask === 'number' ? v.subtask : -1,

@@ -20,7 +20,8 @@ const TRANSACTION_COORDINATOR = 1;
 
 /** The producer id and epoch of a transactional producer, as InitProducerId returned them. */
 export interface ProducerIdentity {
-  readonly producerId: number;
+  /** An int64, as kafkajs decodes it: a decimal string. */
+  readonly producerId: string;
   readonly producerEpoch: number;
 }
 
@@ -28,7 +29,7 @@ interface InternalBroker {
   initProducerId(request: { transactionalId?: string; transactionTimeout?: number }): Promise<ProducerIdentity>;
   endTxn(request: {
     transactionalId: string;
-    producerId: number;
+    producerId: string;
     producerEpoch: number;
     transactionResult: boolean;
   }): Promise<unknown>;

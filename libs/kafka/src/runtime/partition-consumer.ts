@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  AssignerProtocol,
-  type Admin,
-  type Consumer,
-  type Kafka,
-  type KafkaMessage,
-  type PartitionAssigner,
-} from 'kafkajs';
+import { AssignerProtocol, type Consumer, type Kafka, type KafkaMessage, type PartitionAssigner } from 'kafkajs';
 
 /** One partition a {@link PartitionConsumer} reads. */
 export interface PartitionPosition {
@@ -72,9 +65,9 @@ export function parseSplit(split: string): { topic: string; partition: number } 
  * fills in the background; `take` hands messages out without waiting.
  *
  * kafkajs has no group-less `assign`, so the consumer is the only member of a private group whose assigner hands it
- * exactly the partitions asked for (the runtime owns the assignment; no rebalancing moves them), and the start
- * offsets are committed to that group before it joins, so the first fetch starts there (no `seek` racing the first
- * fetch). The group never commits afterwards and is deleted on close.
+ * exactly the partitions asked for (the runtime owns the assignment; no rebalancing moves them), and `seek` sets the
+ * start offsets. The group never commits, so the broker drops it when its member leaves. (Committing the start offsets
+ * to the group before it joins, with `admin.setOffsets`, would avoid the seek but took ~5 s per reader here.)
  */
 export class PartitionConsumer {
   readonly #o: PartitionConsumerOptions;
@@ -86,6 +79,7 @@ export class PartitionConsumer {
   #paused = false;
   #error: unknown;
   #closed = false;
+  #starting: Promise<void> | undefined;
 
   constructor(options: PartitionConsumerOptions) {
     this.#o = options;
@@ -102,7 +96,13 @@ export class PartitionConsumer {
   }
 
   /** Starts reading the partitions from their offsets; `end` bounds a partition (exclusive). */
-  async start(positions: readonly (PartitionPosition & { end?: bigint })[]): Promise<void> {
+  start(positions: readonly (PartitionPosition & { end?: bigint })[]): Promise<void> {
+    // close() waits for it: a consumer created after close() would never be disconnected.
+    this.#starting = this.#start(positions);
+    return this.#starting;
+  }
+
+  async #start(positions: readonly (PartitionPosition & { end?: bigint })[]): Promise<void> {
     for (const p of positions) {
       const split = splitName(p.topic, p.partition);
       this.#states.set(split, {
@@ -121,20 +121,7 @@ export class PartitionConsumer {
     const byTopic = new Map<string, PartitionState[]>();
     for (const s of toRead) byTopic.set(s.topic, [...(byTopic.get(s.topic) ?? []), s]);
 
-    const admin = this.#o.kafka.admin();
-    await admin.connect();
-    try {
-      for (const [topic, states] of byTopic) {
-        await admin.setOffsets({
-          groupId: this.#groupId,
-          topic,
-          partitions: states.map((s) => ({ partition: s.partition, offset: s.next.toString() })),
-        });
-      }
-    } finally {
-      await admin.disconnect();
-    }
-
+    if (this.#closed) return;
     const assignment: Record<string, number[]> = {};
     for (const [topic, states] of byTopic) assignment[topic] = states.map((s) => s.partition);
     const consumer = this.#o.kafka.consumer({
@@ -176,7 +163,8 @@ export class PartitionConsumer {
         s.idleFetches = 0;
         for (const message of batch.messages) {
           const offset = BigInt(message.offset);
-          // A re-fetch (after a rejoin) may repeat what is buffered already.
+          // Below the position: fetched from the group's default position before the seek took effect, or fetched
+          // again after a rejoin.
           if (offset < s.fetched) continue;
           if (s.end !== undefined && offset >= s.end) break;
           this.#buffer.push({ state: s, message, offset });
@@ -187,6 +175,9 @@ export class PartitionConsumer {
         if (this.buffered >= this.#o.maxBufferedMessages) this.#pauseAll();
       },
     });
+    // The group is new and has no offsets: kafkajs starts at the earliest offset, at or below every start position,
+    // so records fetched before the seek takes effect are below the position and skipped above.
+    for (const s of toRead) consumer.seek({ topic: s.topic, partition: s.partition, offset: s.next.toString() });
   }
 
   /**
@@ -241,22 +232,14 @@ export class PartitionConsumer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#starting?.catch(() => undefined);
     this.#buffer = [];
     this.#head = 0;
     const consumer = this.#consumer;
     this.#consumer = undefined;
     if (!consumer) return;
+    // The private group never committed: once its only member leaves, the broker drops it.
     await consumer.disconnect().catch(() => undefined);
-    // The group holds committed start offsets: remove it (best effort; an empty group's offsets expire anyway).
-    const admin: Admin = this.#o.kafka.admin();
-    try {
-      await admin.connect();
-      await admin.deleteGroups([this.#groupId]);
-    } catch {
-      // Left for the broker's offsets retention.
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
   }
 }
 
