@@ -318,9 +318,11 @@ export class RuleKeyProcessor implements Processor<KeyedRecord, RuleJobOutput, R
     const key = context.key;
     const pending = record.pending;
     let wakeUps = 0;
+    // The key's next wake-up, as of its state now: the loop leaves only right after computing it, so it stays exact.
+    let wake: number | undefined;
     for (;;) {
       const next = pending.length > 0 && pending[0]!.ts <= timestamp ? pending[0] : undefined;
-      const wake = evaluator.nextWakeUp(record.state);
+      wake = evaluator.nextWakeUp(record.state);
       if (wake !== undefined && wake <= timestamp && (next === undefined || wake <= next.ts)) {
         // -Infinity: state of a rule no longer in force, dropped at the moment the key stands at.
         const at = Math.max(wake, record.moment);
@@ -340,7 +342,6 @@ export class RuleKeyProcessor implements Processor<KeyedRecord, RuleJobOutput, R
       this.#keys.clear();
       return;
     }
-    const wake = evaluator.nextWakeUp(record.state);
     const due = Math.min(pending.length > 0 ? pending[0]!.ts : Infinity, wake ?? Infinity);
     const timers = record.timers;
     while (timers.length > 0 && timers[0]! <= timestamp) timers.shift();
