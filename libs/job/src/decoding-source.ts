@@ -1,4 +1,10 @@
-import { EventDecoder, type DecodedEvent, type EventDecoderOptions, type RawMessage } from '@cepheus/kafka';
+import {
+  deadLetterValue,
+  EventDecoder,
+  type DecodedEvent,
+  type EventDecoderOptions,
+  type RawMessage,
+} from '@cepheus/kafka';
 import {
   MIN_WATERMARK,
   type JsonValue,
@@ -7,7 +13,7 @@ import {
   type SourceRecord,
   type SplitState,
 } from '@cepheus/runtime';
-import { deadLetterValue, type DeadLetter } from './rule-job-records';
+import type { DeadLetter } from './rule-job-records';
 
 /** A raw record of an events source: a Kafka message, or a line of a file. */
 export type RawEvent = RawMessage;

@@ -1,7 +1,7 @@
 // Public surface of @cepheus/job: the rule job (one job graph for every mode) and its pieces.
 export { buildRuleJob, RULES_STATE } from './rule-job';
 export type { RuleJobOptions, RuleJobSinks, RuleJobSources } from './rule-job';
-export { DEAD_LETTER_KEY, DEAD_LETTER_VALUE_CHARS, deadLetterValue } from './rule-job-records';
+export { DEAD_LETTER_KEY } from './rule-job-records';
 export type {
   DeadLetter,
   DeadLetterReason,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isCepheusError } from '@cepheus/common';
 import type { RuleRecord, RuleStatusReport } from '@cepheus/kafka';
+import { canonicalJson } from '@cepheus/runtime';
 import {
   compileRule,
   EXAMPLE_FACTS,
@@ -160,15 +161,4 @@ function digestOf(applied: Map<string, AppliedRule>): string {
   const hash = createHash('sha256');
   for (const id of [...applied.keys()].sort()) hash.update(canonicalJson([id, applied.get(id)!.document])).update('\n');
   return hash.digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value as Record<string, unknown>)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

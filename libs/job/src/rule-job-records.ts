@@ -47,17 +47,6 @@ export type RuleJobOutput =
 /** Dead letters of every source go to this key: one instance reports them all, in order. */
 export const DEAD_LETTER_KEY = '\u0000dead-letters';
 
-/** Longest value text a dead letter carries. */
-export const DEAD_LETTER_VALUE_CHARS = 16 * 1024;
-
-/** The value text a dead letter keeps, cut to {@link DEAD_LETTER_VALUE_CHARS}. */
-export function deadLetterValue(value: Buffer | string | null): string | null {
-  if (value === null) return null;
-  const text =
-    typeof value === 'string' ? value : value.toString('utf8', 0, Math.min(value.length, DEAD_LETTER_VALUE_CHARS * 4));
-  return text.length > DEAD_LETTER_VALUE_CHARS ? text.slice(0, DEAD_LETTER_VALUE_CHARS) : text;
-}
-
 /** Interns rule-id lists read back from bytes: the evaluator caches its plans by list identity. */
 export class RuleIdLists {
   readonly #lists = new Map<string, readonly string[]>();

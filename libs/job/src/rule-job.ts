@@ -1,5 +1,5 @@
 import { ByteReader, ByteWriter, CepheusError } from '@cepheus/common';
-import type { DecodedEvent, EventDecoderOptions, RuleRecord } from '@cepheus/kafka';
+import { deadLetterValue, type DecodedEvent, type EventDecoderOptions, type RuleRecord } from '@cepheus/kafka';
 import {
   broadcastState,
   StreamEnvironment,
@@ -21,7 +21,6 @@ import { KeyedRecordCodec } from './keyed-record-codec';
 import { RuleBook, type RuleBookOptions } from './rule-book';
 import {
   DEAD_LETTER_KEY,
-  deadLetterValue,
   type DeadLetter,
   type EventOrigin,
   type KeyedRecord,

@@ -1,7 +1,7 @@
 // Public surface of @cepheus/kafka: Kafka adapters (kafkajs). Nothing outside this library imports its other files.
 export { DEFAULT_TOPIC_NAMES, ensureTopics, topicConfigs } from './topics/topic-config';
 export type { CepheusTopicNames, EnsureTopicsOptions } from './topics/topic-config';
-export { EventDecoder } from './codec/event-decoder';
+export { DEAD_LETTER_VALUE_CHARS, deadLetterValue, EventDecoder } from './codec/event-decoder';
 export type {
   DecodedEvent,
   DecodeFailureReason,

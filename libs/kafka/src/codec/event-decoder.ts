@@ -144,3 +144,14 @@ function toEpochMillis(value: unknown): number | undefined {
   }
   return undefined;
 }
+
+/** Longest value text a dead letter carries: it always fits the DLQ topic, and its source position finds the rest. */
+export const DEAD_LETTER_VALUE_CHARS = 16 * 1024;
+
+/** The value text a dead letter keeps, cut to {@link DEAD_LETTER_VALUE_CHARS}. */
+export function deadLetterValue(value: Buffer | string | null): string | null {
+  if (value === null) return null;
+  const text =
+    typeof value === 'string' ? value : value.toString('utf8', 0, Math.min(value.length, DEAD_LETTER_VALUE_CHARS * 4));
+  return text.length > DEAD_LETTER_VALUE_CHARS ? text.slice(0, DEAD_LETTER_VALUE_CHARS) : text;
+}

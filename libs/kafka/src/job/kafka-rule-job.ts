@@ -3,6 +3,7 @@ import type { CheckpointStorage } from '@cepheus/runtime';
 import { CHECKPOINT_FORMAT_VERSION } from '@cepheus/runtime';
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import {
+  deadLetterValue,
   EventDecoder,
   type DecodedEvent,
   type DecodeFailureReason,
@@ -670,7 +671,7 @@ export class KafkaRuleJob<S> {
         source: { topic: message.topic, partition: message.partition, offset: message.offset },
         key: message.key?.toString('utf8', 0, 1024) ?? null,
         // Cut, so that the dead letter always fits the topic's message limit: source says where the whole one is.
-        value: cutText(message.value),
+        value: deadLetterValue(message.value),
       }),
       headers: { 'cepheus-dlq-reason': reason },
     });
@@ -1112,12 +1113,3 @@ function assertSavepointId(savepointId: string): void {
 }
 
 const silentLogger: JobLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
-/** Longest value text a dead letter carries (the original stays findable by topic, partition and offset). */
-const DEAD_LETTER_VALUE_CHARS = 16 * 1024;
-
-function cutText(value: Buffer | null): string | null {
-  if (value === null) return null;
-  const text = value.toString('utf8', 0, Math.min(value.length, DEAD_LETTER_VALUE_CHARS * 4));
-  return text.length > DEAD_LETTER_VALUE_CHARS ? text.slice(0, DEAD_LETTER_VALUE_CHARS) : text;
-}

@@ -69,21 +69,15 @@ export class KafkaCheckpointSink<T> implements Sink<T> {
         abort: () => void (open = []),
       };
     }
-    const producer = this.#o.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = new AlertTransactionWriter(this.#o.kafka, {
+      guarantee: 'at-least-once',
+      transactionalId: this.#o.transactionalId,
+    });
     const connected = producer.connect();
     let sender: EagerSender | undefined;
     const send = async (records: OutputRecord[]): Promise<void> => {
       await connected;
-      const topics = new Map<string, { key: string | null; value: string; headers?: Record<string, string> }[]>();
-      for (const r of records) {
-        const list = topics.get(r.topic) ?? [];
-        list.push({ key: r.key, value: r.value, headers: r.headers });
-        topics.set(r.topic, list);
-      }
-      await producer.sendBatch({
-        topicMessages: [...topics].map(([topic, messages]) => ({ topic, messages })),
-        acks: -1,
-      });
+      await producer.send(records);
     };
     sender = new EagerSender(send);
     return {
