@@ -312,7 +312,13 @@ describe('KafkaTransactionalSink', () => {
         (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions[0]!.offset;
       expect(await committed()).toBe('-1');
       await writer.commit(7);
-      expect(await committed()).toBe('70');
+      // The group's offsets show a transaction's sendOffsets once its commit marker is written: wait for it.
+      let offset = await committed();
+      for (const deadline = Date.now() + 30_000; offset !== '70' && Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 100));
+        offset = await committed();
+      }
+      expect(offset).toBe('70');
     } finally {
       await admin.disconnect();
       await writer.close();
